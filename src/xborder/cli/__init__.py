@@ -1,0 +1,1 @@
+"""The command-line interface (Typer + Rich): a thin layer over the service functions."""

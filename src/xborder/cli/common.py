@@ -1,0 +1,81 @@
+"""Shared CLI plumbing: the store's engine, JSON output, errors without tracebacks, progress."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from xborder.config import database_url
+from xborder.store.engine import make_engine
+
+console = Console()
+errors = Console(stderr=True)
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def engine() -> Engine:
+    return make_engine(database_url())
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=_default, ensure_ascii=False)
+
+
+def emit_json(value: Any) -> None:
+    typer.echo(dumps(value))
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
+    result = Table(title=title, show_lines=False)
+    if not rows:
+        return result
+    for key in rows[0]:
+        result.add_column(str(key), overflow="fold")
+    for row in rows:
+        result.add_row(*("" if v is None else str(v) for v in row.values()))
+    return result
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A Rich progress bar keyed by task description; silent when disabled (``--json``)."""
+    if not enabled:
+        yield lambda _label, _done, _total: None
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=errors, transient=True,
+    ) as bar:  # fmt: skip
+        tasks: dict[str, Any] = {}
+
+        def update(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        yield update

@@ -1,0 +1,40 @@
+"""``xborder world``: what the store's world holds."""
+
+from __future__ import annotations
+
+import typer
+
+from xborder.cli.common import JSON_OPTION, console, emit_json, engine, fail, table
+from xborder.domain.money import Money
+from xborder.services.queries import describe_world
+from xborder.store.migrate import is_initialised
+
+app = typer.Typer(help="The world: parties, warehouses, lanes, carriers.", no_args_is_help=True)
+
+
+@app.command("show")
+def show(as_json: bool = JSON_OPTION) -> None:
+    """Counts, warehouses and lanes of the loaded world."""
+    store = engine()
+    if not is_initialised(store):
+        fail("the store is empty: run `xborder init` first", 1)
+    world = describe_world(store)
+    if as_json:
+        emit_json(world)
+        return
+    for w in world["worlds"]:
+        console.print(f"[bold]{w['name']}[/] v{w['version']} (valid on {w['valid_on']}): "
+                      f"{w['description']}")  # fmt: skip
+    console.print(table([world["counts"]], "Entities"))
+    console.print(table([
+        {"id": w["id"], "kind": w["kind"], "country": w["country"], "capacity": w["capacity_units"],
+         "customs mode": w["customs_mode"] or ""}
+        for w in world["warehouses"]
+    ], "Warehouses"))  # fmt: skip
+    console.print(table([
+        {"id": ln["id"], "mode": ln["mode"], "to": ln["dest_country"],
+         "per kg": str(Money.from_minor(ln["per_kg_minor"], ln["currency"])),
+         "transit mean/p95 d": f"{ln['transit_mean_days']}/{ln['transit_p95_days']}",
+         "kg/day": ln["daily_capacity_kg"], "departs": ln["departure_days"]}
+        for ln in world["lanes"]
+    ], "Lanes"))  # fmt: skip

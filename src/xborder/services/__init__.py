@@ -1,0 +1,1 @@
+"""Use cases. Every entry point (CLI, API, simulator) calls these and nothing below them."""

@@ -1,0 +1,190 @@
+"""Capture orders: validate through the columnar kernel, then write new orders in one transaction.
+
+Idempotent by (channel, external_id): a repeat with identical content returns the first capture's
+id (status ``existing``); a repeat with different content is rejected as a conflict. The bulk path
+and the single-order path are the same function; a single order is a batch of one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+from sqlalchemy.exc import IntegrityError
+
+from xborder.domain.errors import Conflict, InvalidValue
+from xborder.domain.order_rules import (
+    ERROR_SCHEMA,
+    CheckedBatch,
+    OrderBatch,
+    check_orders,
+    content_fingerprint,
+)
+from xborder.domain.orders import Order, OrderStatus
+from xborder.store.orders_repo import LINE_COLUMNS, ORDER_COLUMNS
+from xborder.store.uow import UnitOfWork
+
+CONTENT_COLUMNS = tuple(c for c in ORDER_COLUMNS if c not in {"id", "status"})
+LINE_CONTENT_COLUMNS = tuple(c for c in LINE_COLUMNS if c != "order_id")
+RESULT_SCHEMA = {"rec": pl.Int64, "line": pl.Int64, "order_id": pl.Int64, "status": pl.String}
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureReport:
+    """Per record: ``results`` (order id, created or existing) or ``errors`` (field, reason)."""
+
+    results: pl.DataFrame
+    errors: pl.DataFrame
+
+    @property
+    def created(self) -> int:
+        return self.results.filter(pl.col("status") == "created").height
+
+    @property
+    def existing(self) -> int:
+        return self.results.filter(pl.col("status") == "existing").height
+
+    @property
+    def rejected(self) -> int:
+        return self.errors.get_column("rec").n_unique()
+
+    @property
+    def created_ids(self) -> list[int]:
+        return self.results.filter(pl.col("status") == "created").get_column("order_id").to_list()
+
+
+def capture_batch(uow: UnitOfWork, batch: OrderBatch) -> CaptureReport:
+    """Validate and store a batch inside the caller's unit of work (the caller commits)."""
+    sellers = uow.world.sellers() or None
+    checked = check_orders(batch, sellers)
+    orders = checked.orders.with_columns(pl.col("line_count").cast(pl.Int64))
+    fingerprints = content_fingerprint(orders.select("rec", *CONTENT_COLUMNS), checked.lines)
+    orders = orders.join(fingerprints, on="rec")
+    key = pl.struct("channel", "external_id")
+    first = orders.filter(key.is_first_distinct())
+    repeats = orders.filter(~key.is_first_distinct())
+
+    try:
+        with uow.connection.begin_nested():
+            created = _insert_new(uow, first, checked)
+        existing = pl.DataFrame(schema=RESULT_SCHEMA)
+        conflicts = pl.DataFrame(schema=ERROR_SCHEMA)
+    except IntegrityError:
+        created, existing, conflicts = _capture_with_stored(uow, first, checked)
+
+    results = pl.concat([created, existing])
+    repeat_results, repeat_conflicts = _resolve_repeats(repeats, first, results)
+    return CaptureReport(
+        pl.concat([results, repeat_results]).sort("rec"),
+        pl.concat([checked.errors, conflicts, repeat_conflicts]).sort("rec", "line"),
+    )
+
+
+def _insert_new(uow: UnitOfWork, new: pl.DataFrame, checked: CheckedBatch) -> pl.DataFrame:
+    ids = uow.orders.allocate_ids(new.height)
+    new = new.with_columns(
+        pl.Series("id", ids, dtype=pl.Int64), pl.lit(OrderStatus.CAPTURED.value).alias("status")
+    )
+    lines = checked.lines.join(new.select("rec", pl.col("id").alias("order_id")), on="rec")
+    uow.orders.insert(new, lines)
+    return new.select("rec", "line", pl.col("id").alias("order_id"), pl.lit("created").alias("status"))
+
+
+def _capture_with_stored(
+    uow: UnitOfWork, first: pl.DataFrame, checked: CheckedBatch
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The slow path when some keys are already stored: compare their content, insert the rest."""
+    stored_keys = uow.orders.find_keys(first)
+    stored_orders, stored_lines = uow.orders.load(stored_keys.get_column("id").to_list())
+    stored_fp = content_fingerprint(
+        stored_orders.rename({"id": "rec"}).select("rec", *CONTENT_COLUMNS),
+        stored_lines.rename({"order_id": "rec"}).select("rec", *LINE_CONTENT_COLUMNS),
+    ).rename({"rec": "id", "fingerprint": "stored_fingerprint"})
+    matched = first.join(stored_keys, on=["channel", "external_id"]).join(stored_fp, on="id")
+    same = pl.col("fingerprint") == pl.col("stored_fingerprint")
+    existing = matched.filter(same).select(
+        "rec", "line", pl.col("id").alias("order_id"), pl.lit("existing").alias("status")
+    )
+    conflicts = _conflict_errors(matched.filter(~same), "stored")
+    new = first.join(stored_keys, on=["channel", "external_id"], how="anti")
+    created = _insert_new(uow, new, checked)
+    return created, existing, conflicts
+
+
+def _resolve_repeats(
+    repeats: pl.DataFrame, first: pl.DataFrame, results: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A key repeated inside one batch: same content follows the first record, else conflict."""
+    if repeats.height == 0:
+        return pl.DataFrame(schema=RESULT_SCHEMA), pl.DataFrame(schema=ERROR_SCHEMA)
+    reference = first.select(
+        "channel", "external_id", pl.col("rec").alias("first_rec"),
+        pl.col("fingerprint").alias("first_fingerprint"),
+    ).join(results.select(pl.col("rec").alias("first_rec"), "order_id"), on="first_rec", how="left")  # fmt: skip
+    matched = repeats.join(reference, on=["channel", "external_id"])
+    same = (pl.col("fingerprint") == pl.col("first_fingerprint")) & pl.col("order_id").is_not_null()
+    accepted = matched.filter(same).select(
+        "rec", "line", "order_id", pl.lit("existing").alias("status")
+    )
+    return accepted, _conflict_errors(matched.filter(~same), "earlier in this batch")
+
+
+def _conflict_errors(frame: pl.DataFrame, where: str) -> pl.DataFrame:
+    return frame.select(
+        "rec", "line", pl.lit("external_id").alias("field"),
+        pl.lit(f"order already captured ({where}) with different content").alias("reason"),
+        pl.concat_str("channel", pl.lit("/"), "external_id").alias("value"),
+    ).cast(ERROR_SCHEMA)  # type: ignore[arg-type]  # fmt: skip
+
+
+# --- one order --------------------------------------------------------------------------------
+def order_frames(orders: list[Order]) -> OrderBatch:
+    """Domain orders as a kernel batch (amounts as exact decimal text)."""
+    order_rows = []
+    line_rows = []
+    for rec, order in enumerate(orders):
+        b, c = order.buyer, order.consignee
+        order_rows.append({
+            "rec": rec, "channel": order.channel, "external_id": order.external_id,
+            "seller_id": order.seller_id, "platform_id": order.platform_id,
+            "trade_mode": order.trade_mode.value, "direction": order.direction.value,
+            "incoterm": order.incoterm.value, "currency": order.currency,
+            "origin_country": order.origin_country, "buyer_name": b.name,
+            "buyer_telephone": b.telephone, "buyer_id_type": b.id_type,
+            "buyer_id_number": b.id_number, "buyer_email": b.email, "consignee_name": c.name,
+            "consignee_telephone": c.telephone, "consignee_line1": c.line1,
+            "consignee_line2": c.line2, "consignee_city": c.city, "consignee_region": c.region,
+            "consignee_postcode": c.postcode, "consignee_country": c.country,
+            "freight": str(order.freight), "insurance": str(order.insurance),
+            "discount": str(order.discount), "placed_at": order.placed_at.isoformat(),
+            "promised_by": order.promised_by.isoformat(),
+        })  # fmt: skip
+        for line_no, line in enumerate(order.lines, start=1):
+            line_rows.append({
+                "rec": rec, "line": line_no, "sku": line.sku, "description": line.description,
+                "hs_code": line.hs_code, "qty": str(line.qty), "unit_price": str(line.unit_price),
+                "origin_country": line.origin_country,
+            })  # fmt: skip
+    string_schema = {k: pl.String for k in order_rows[0] if k != "rec"} if order_rows else {}
+    return OrderBatch(
+        pl.DataFrame(order_rows, schema_overrides=string_schema),
+        pl.DataFrame(line_rows, schema_overrides={"origin_country": pl.String}),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureResult:
+    order_id: int
+    created: bool
+
+
+def capture_order(uow: UnitOfWork, order: Order) -> CaptureResult:
+    """Capture one order through the bulk kernel; raises ``InvalidValue`` or ``Conflict``."""
+    report = capture_batch(uow, order_frames([order]))
+    if report.errors.height:
+        error = report.errors.row(0, named=True)
+        if "different content" in error["reason"]:
+            raise Conflict(f"{error['value']}: {error['reason']}")
+        raise InvalidValue(error["field"], error["reason"], error["value"])
+    row = report.results.row(0, named=True)
+    return CaptureResult(int(row["order_id"]), row["status"] == "created")

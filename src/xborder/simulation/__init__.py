@@ -1,0 +1,1 @@
+"""The ecosystem simulator and the generators that feed it."""

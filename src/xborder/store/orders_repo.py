@@ -1,0 +1,201 @@
+"""Orders in the store: set-based bulk writes (executemany on SQLite, COPY on PostgreSQL) and reads.
+
+Frames follow the normalised layout of ``xborder.domain.order_rules`` plus ``id`` / ``order_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Connection, func, select, tuple_, update
+
+from xborder.domain.orders import OrderStatus
+from xborder.store.schema import order_lines, orders, payments
+
+ORDER_COLUMNS = tuple(c.name for c in orders.columns)
+LINE_COLUMNS = tuple(c.name for c in order_lines.columns)
+KEY_CHUNK = 400  # row-value IN lists stay well below SQLite's 32,766 bound parameters
+
+
+class OrderRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.dialect = connection.dialect.name
+
+    # --- writes -------------------------------------------------------------------------------
+    def allocate_ids(self, count: int) -> np.ndarray:
+        """Fresh order ids: a PostgreSQL sequence, or max(id) under SQLite's write lock."""
+        if count == 0:
+            return np.empty(0, dtype=np.int64)
+        if self.dialect == "postgresql":
+            rows = self.connection.exec_driver_sql(
+                "SELECT nextval('orders_id_seq') FROM generate_series(1, %(n)s)", {"n": count}
+            )
+            return np.fromiter((r[0] for r in rows), dtype=np.int64, count=count)
+        start = self.connection.execute(select(func.coalesce(func.max(orders.c.id), 0))).scalar_one()
+        return np.arange(start + 1, start + 1 + count, dtype=np.int64)
+
+    def insert(self, order_rows: pl.DataFrame, line_rows: pl.DataFrame) -> None:
+        """Insert normalised orders (with ``id``, ``status``) and lines (with ``order_id``)."""
+        order_rows = order_rows.select(ORDER_COLUMNS)
+        line_rows = line_rows.select(LINE_COLUMNS)
+        if self.dialect == "postgresql":
+            self._copy("orders", _for_copy(order_rows))
+            self._copy("order_lines", line_rows)
+            return
+        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(_insert_sql("orders", ORDER_COLUMNS), _for_sqlite(order_rows).iter_rows())
+            cursor.executemany(_insert_sql("order_lines", LINE_COLUMNS), line_rows.iter_rows())
+        finally:
+            cursor.close()
+
+    def _copy(self, table: str, frame: pl.DataFrame) -> None:
+        raw = self.connection.connection.driver_connection
+        columns = ", ".join(frame.columns)
+        with raw.cursor() as cursor:  # type: ignore[union-attr]
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+                for chunk in frame.iter_slices(200_000):
+                    copy.write(chunk.write_csv(include_header=False, null_value=""))
+
+    def set_status(self, ids: Sequence[int], status: OrderStatus) -> None:
+        for chunk in _chunks(list(ids), KEY_CHUNK):
+            self.connection.execute(
+                update(orders).where(orders.c.id.in_(chunk)).values(status=status.value)
+            )
+
+    # --- reads --------------------------------------------------------------------------------
+    def find_keys(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """Stored ids for the given (channel, external_id) pairs."""
+        found: list[tuple[str, str, int]] = []
+        pairs = list(keys.select("channel", "external_id").unique().iter_rows())
+        for chunk in _chunks(pairs, KEY_CHUNK):
+            query = select(orders.c.channel, orders.c.external_id, orders.c.id).where(
+                tuple_(orders.c.channel, orders.c.external_id).in_(chunk)
+            )
+            found.extend((str(r[0]), str(r[1]), int(r[2])) for r in self.connection.execute(query))
+        return pl.DataFrame(
+            found, schema={"channel": pl.String, "external_id": pl.String, "id": pl.Int64},
+            orient="row",
+        )  # fmt: skip
+
+    def load(self, ids: Sequence[int]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Stored orders and lines as normalised frames (placed_at in UTC); for small id sets."""
+        placed = ORDER_COLUMNS.index("placed_at")
+        order_rows: list[list[Any]] = []
+        line_rows: list[tuple[Any, ...]] = []
+        for chunk in _chunks(list(ids), KEY_CHUNK):
+            for row in self.connection.execute(select(orders).where(orders.c.id.in_(chunk))):
+                values = list(row)
+                values[placed] = _utc(values[placed])
+                order_rows.append(values)
+            query = select(order_lines).where(order_lines.c.order_id.in_(chunk))
+            line_rows.extend(tuple(r) for r in self.connection.execute(query))
+        order_frame = pl.DataFrame(order_rows, schema=_schema(orders), orient="row")
+        line_frame = pl.DataFrame(line_rows, schema=_schema(order_lines), orient="row")
+        return order_frame.sort("id"), line_frame.sort("order_id", "line_no")
+
+    def list(
+        self, *, status: str | None = None, channel: str | None = None, limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        query = select(orders).order_by(orders.c.id.desc()).limit(limit).offset(offset)
+        if status:
+            query = query.where(orders.c.status == status)
+        if channel:
+            query = query.where(orders.c.channel == channel)
+        return [dict(r._mapping) for r in self.connection.execute(query)]
+
+    def id_for(self, channel: str, external_id: str) -> int | None:
+        query = select(orders.c.id).where(
+            orders.c.channel == channel, orders.c.external_id == external_id
+        )
+        return self.connection.execute(query).scalar_one_or_none()
+
+    def count(self) -> int:
+        return int(self.connection.execute(select(func.count()).select_from(orders)).scalar_one())
+
+    def summary(self, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """Orders, lines and value per destination and currency (all orders, or these ids)."""
+        query = (
+            select(
+                orders.c.consignee_country.label("destination"),
+                orders.c.currency,
+                orders.c.direction,
+                func.count().label("orders"),
+                func.sum(orders.c.line_count).label("lines"),
+                func.sum(orders.c.goods_minor).label("goods_minor"),
+            )
+            .group_by(orders.c.consignee_country, orders.c.currency, orders.c.direction)
+            .order_by(func.count().desc())
+        )
+        if ids is not None:
+            return _merge_summaries(
+                self.connection.execute(query.where(orders.c.id.in_(chunk))).mappings().all()
+                for chunk in _chunks(list(ids), 20_000)
+            )
+        return [dict(r) for r in self.connection.execute(query).mappings()]
+
+    # --- payments -----------------------------------------------------------------------------
+    def insert_payment(self, row: dict[str, Any]) -> int:
+        result = self.connection.execute(payments.insert().values(**row))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def find_payment(self, provider: str, transaction_id: str) -> dict[str, Any] | None:
+        query = select(payments).where(
+            payments.c.provider == provider, payments.c.transaction_id == transaction_id
+        )
+        row = self.connection.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def payments_for(self, order_id: int) -> list[dict[str, Any]]:
+        query = select(payments).where(payments.c.order_id == order_id).order_by(payments.c.id)
+        return [dict(r) for r in self.connection.execute(query).mappings()]
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def _for_sqlite(frame: pl.DataFrame) -> pl.DataFrame:
+    """Times as the text SQLAlchemy's SQLite dialect stores (UTC, no offset); dates ISO."""
+    return frame.with_columns(
+        pl.col("placed_at").dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        .dt.strftime("%Y-%m-%d %H:%M:%S.%6f"),
+        pl.col("promised_by").dt.strftime("%Y-%m-%d"),
+    )  # fmt: skip
+
+
+def _for_copy(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        pl.col("placed_at").dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f+00:00")
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _schema(table: Any) -> dict[str, Any]:
+    """Polars types for a table's columns, as the normalised frames use them."""
+    kinds = {int: pl.Int64, datetime: pl.Datetime("us", "UTC"), date: pl.Date}
+    return {c.name: kinds.get(c.type.python_type, pl.String) for c in table.columns}
+
+
+def _merge_summaries(parts: Iterator[Sequence[Any]]) -> list[dict[str, Any]]:
+    rows = [dict(r) for part in parts for r in part]
+    if not rows:
+        return []
+    frame = pl.DataFrame(rows).group_by("destination", "currency", "direction").agg(
+        pl.col("orders").sum(), pl.col("lines").sum(), pl.col("goods_minor").sum()
+    )
+    return frame.sort("orders", descending=True).to_dicts()

@@ -1,0 +1,9 @@
+"""Imports every table module so that ``metadata`` knows the whole schema (Alembic, tests).
+
+Each area of the platform keeps its tables in its own ``schema_*`` module; add it here.
+"""
+
+from xborder.store import schema  # noqa: F401
+from xborder.store.metadata import metadata
+
+__all__ = ["metadata"]
