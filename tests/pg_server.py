@@ -25,7 +25,9 @@ def find_pg_bin() -> Path:
         return Path(found).resolve().parent
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     if not candidates:
-        raise RuntimeError("PostgreSQL binaries not found: install postgresql (bash dev.sh test does)")
+        raise RuntimeError(
+            "PostgreSQL binaries not found: install postgresql (bash dev.sh test does)"
+        )
     return Path(candidates[-1]).parent
 
 
@@ -54,8 +56,10 @@ class PostgresServer:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(["initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                    "--no-sync"])  # fmt: skip
-        options = (f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+        options = (
+            f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+        )
         self._run(["pg_ctl", "-D", str(self.data), "-o", options, "-l",
                    str(self.root / "server.log"), "-w", "start"])  # fmt: skip
         deadline = time.monotonic() + 20

@@ -1,4 +1,4 @@
-"""Where the store lives: ``XBORDER_DATABASE_URL`` or an SQLite file in the user's data directory."""
+"""Where the store lives: ``XBORDER_DATABASE_URL``, else an SQLite file in the user data dir."""
 
 from __future__ import annotations
 

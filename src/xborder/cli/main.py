@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from xborder.cli import orders, world
+from xborder.cli import orders, plan, world
 from xborder.cli.common import JSON_OPTION, console, emit_json, engine, fail, progress_bar, table
 from xborder.config import database_url
 from xborder.domain.errors import DomainError
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(world.app, name="world")
 app.add_typer(orders.app, name="orders")
+app.add_typer(plan.app, name="plan")
 
 
 @app.command()

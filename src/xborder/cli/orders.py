@@ -80,4 +80,3 @@ def show(order_id: int = typer.Argument(...), as_json: bool = JSON_OPTION) -> No
     console.print(table(found["lines"], "Lines"))
     if found["payments"]:
         console.print(table(found["payments"], "Payments"))
-

@@ -34,7 +34,7 @@ def minor_units(code: str) -> int:
 
 def to_decimal(value: Any, field: str = "amount") -> Decimal:
     """Parse an exact decimal; floats are refused because they are not exact."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise InvalidValue(field, "must be a decimal string or integer, not a float", value)
     try:
         result = Decimal(value) if not isinstance(value, Decimal) else value
@@ -147,7 +147,7 @@ class FxRate:
 
 @dataclass(slots=True)
 class FxTable:
-    """Dated FX rates; a conversion uses the latest rate on or before the date, direct or inverse."""
+    """Dated FX rates: a conversion uses the latest rate on or before the date, or its inverse."""
 
     _rates: dict[tuple[str, str], list[FxRate]] = field(default_factory=dict)
 

@@ -1,4 +1,4 @@
-"""The physical network: hubs, warehouses with inventory, international lanes, last-mile carriers."""
+"""The physical network: hubs, warehouses and inventory, international lanes, last mile."""
 
 from __future__ import annotations
 

@@ -33,10 +33,9 @@ OPTIONAL_ORDER_COLUMNS = frozenset(
 UPPER_COLUMNS = frozenset(
     {"trade_mode", "incoterm", "currency", "origin_country", "consignee_country"}
 )
-ERROR_SCHEMA = {
+ERROR_SCHEMA = pl.Schema({
     "rec": pl.Int64, "line": pl.Int64, "field": pl.String, "reason": pl.String, "value": pl.String,
-}  # fmt: skip
-MAX_INTEGER_DIGITS = 15  # amounts up to 10^15 major units fit an int64 of minor units
+})  # fmt: skip
 _RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RESIDENT_ID_CHECK = "10X98765432"  # GB 11643-1999, ISO 7064 MOD 11-2
 
@@ -206,13 +205,16 @@ def _violations(frame: pl.DataFrame, rules: list[Rule], line: pl.Expr) -> pl.Dat
     )  # fmt: skip
     parts = [
         flags.filter(~pl.col(f"ok{i}")).select(
-            "rec", "line", pl.lit(r.field).alias("field"), pl.lit(r.reason).alias("reason"),
+            "rec",
+            "line",
+            pl.lit(r.field).alias("field"),
+            pl.lit(r.reason).alias("reason"),
             pl.col(f"v{i}").alias("value"),
-        )  # fmt: skip
+        )
         for i, r in enumerate(rules)
     ]
     errors = pl.concat(parts) if parts else pl.DataFrame(schema=ERROR_SCHEMA)
-    return errors.cast(ERROR_SCHEMA)  # type: ignore[arg-type]
+    return errors.cast(ERROR_SCHEMA)
 
 
 def check_orders(batch: OrderBatch, known_sellers: frozenset[str] | None = None) -> CheckedBatch:
@@ -224,7 +226,8 @@ def check_orders(batch: OrderBatch, known_sellers: frozenset[str] | None = None)
     if "line" not in orders.columns:
         orders = orders.with_columns(pl.col("rec").alias("line"))
     orders = orders.with_columns(
-        pl.col("currency").replace_strict(digits, default=None, return_dtype=pl.Int64)
+        pl.col("currency")
+        .replace_strict(digits, default=None, return_dtype=pl.Int64)
         .alias("_digits")
     )
     orders = orders.with_columns(
@@ -256,7 +259,7 @@ def check_orders(batch: OrderBatch, known_sellers: frozenset[str] | None = None)
         no_lines.select("rec", "line", pl.lit("lines").alias("field"),
                         pl.lit("an order needs at least one line").alias("reason"),
                         pl.lit(None, pl.String).alias("value")),
-    ]).cast(ERROR_SCHEMA)  # type: ignore[arg-type]  # fmt: skip
+    ]).cast(ERROR_SCHEMA)  # fmt: skip
 
     lines = lines.with_columns(pl.col("qty").cast(pl.Int64, strict=False))
     goods = (
@@ -273,7 +276,7 @@ def check_orders(batch: OrderBatch, known_sellers: frozenset[str] | None = None)
         "rec", "line", pl.lit("discount").alias("field"),
         pl.lit("exceeds goods + freight + insurance").alias("reason"),
         pl.col("discount").alias("value"),
-    ).cast(ERROR_SCHEMA)  # type: ignore[arg-type]  # fmt: skip
+    ).cast(ERROR_SCHEMA)  # fmt: skip
 
     errors = pl.concat([order_errors, line_errors, structural, discount_errors]).sort("rec", "line")
     bad = errors.select("rec").unique()

@@ -108,12 +108,16 @@ class Order(_Model):
 
     @property
     def goods_value(self) -> Money:
-        return Money(sum((line.unit_price * line.qty for line in self.lines), Decimal(0)), self.currency)
+        return Money(
+            sum((line.unit_price * line.qty for line in self.lines), Decimal(0)), self.currency
+        )
 
     @property
     def payable(self) -> Money:
         """What the buyer pays before taxes: goods + freight + insurance - discount."""
-        return self.goods_value + Money(self.freight + self.insurance - self.discount, self.currency)
+        return self.goods_value + Money(
+            self.freight + self.insurance - self.discount, self.currency
+        )
 
 
 class StoredOrder(_Model):

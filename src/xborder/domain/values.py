@@ -31,7 +31,9 @@ def check_country(value: Any, field: str = "country") -> str:
 def check_hs_code(value: Any, field: str = "hs_code") -> str:
     """A digit string of 6, 8 or 10 digits whose 6-digit prefix is an HS 2022 subheading."""
     if not isinstance(value, str):
-        raise InvalidValue(field, "must be a string of digits (never a number: leading zeros)", value)
+        raise InvalidValue(
+            field, "must be a string of digits (never a number: leading zeros)", value
+        )
     code = value.strip().replace(".", "")
     if not _HS_PATTERN.match(code):
         raise InvalidValue(field, "must be 6, 8 or 10 digits", value)
@@ -43,7 +45,9 @@ def check_hs_code(value: Any, field: str = "hs_code") -> str:
 def check_positive(value: Any, field: str, *, allow_zero: bool = False) -> Decimal:
     number = to_decimal(value, field)
     if number < 0 or (number == 0 and not allow_zero):
-        raise InvalidValue(field, "must be zero or more" if allow_zero else "must be positive", value)
+        raise InvalidValue(
+            field, "must be zero or more" if allow_zero else "must be positive", value
+        )
     return number
 
 

@@ -42,9 +42,15 @@ def _error(line: int, field: str, reason: str, value: Any = None) -> dict[str, A
 
 
 def _frames(orders: list[dict[str, Any]], lines: list[dict[str, Any]]) -> OrderBatch:
-    order_schema = {"rec": pl.Int64, "line": pl.Int64, **dict.fromkeys(ORDER_TEXT_COLUMNS, pl.String)}
+    order_schema = {
+        "rec": pl.Int64,
+        "line": pl.Int64,
+        **dict.fromkeys(ORDER_TEXT_COLUMNS, pl.String),
+    }
     line_schema = {"rec": pl.Int64, "line": pl.Int64, **dict.fromkeys(LINE_TEXT_COLUMNS, pl.String)}
-    return OrderBatch(pl.DataFrame(orders, schema=order_schema), pl.DataFrame(lines, schema=line_schema))
+    return OrderBatch(
+        pl.DataFrame(orders, schema=order_schema), pl.DataFrame(lines, schema=line_schema)
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -64,7 +70,9 @@ def parse_jsonl(text_lines: Iterable[str], first_line: int = 1) -> ParsedFile:
         try:
             record = json.loads(raw, parse_float=str, parse_int=str)
         except json.JSONDecodeError as exc:
-            errors.append(_error(number, "json", f"malformed JSON: {exc.msg} at column {exc.colno}"))
+            errors.append(
+                _error(number, "json", f"malformed JSON: {exc.msg} at column {exc.colno}")
+            )
             continue
         if not isinstance(record, dict):
             errors.append(_error(number, "json", "each line must be a JSON object"))
@@ -92,7 +100,9 @@ def parse_jsonl(text_lines: Iterable[str], first_line: int = 1) -> ParsedFile:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             errors.append(_error(number, "lines", "must be a list of objects"))
             continue
-        orders.append({"rec": number, "line": number, **{c: _text(flat.get(c)) for c in ORDER_TEXT_COLUMNS}})
+        orders.append(
+            {"rec": number, "line": number, **{c: _text(flat.get(c)) for c in ORDER_TEXT_COLUMNS}}
+        )
         for item in items:
             unknown = sorted(set(item) - set(LINE_TEXT_COLUMNS))
             if unknown:
@@ -127,8 +137,8 @@ def parse_csv(text: Iterable[str]) -> ParsedFile:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            errors.append(_error(reader.line_num, "csv",
-                                 f"has {len(row)} fields, the header has {len(header)}"))  # fmt: skip
+            reason = f"has {len(row)} fields, the header has {len(header)}"
+            errors.append(_error(reader.line_num, "csv", reason))
             continue
         rows.append({"line": reader.line_num, **dict(zip(header, row, strict=True))})
     frame = pl.DataFrame(rows, schema={"line": pl.Int64, **dict.fromkeys(header, pl.String)})
@@ -137,7 +147,9 @@ def parse_csv(text: Iterable[str]) -> ParsedFile:
     )
     key = ["channel", "external_id"]
     frame = frame.with_columns(pl.col("line").min().over(key).alias("rec"))
-    orders = frame.filter(pl.col("line") == pl.col("rec")).select("rec", "line", *ORDER_TEXT_COLUMNS)
+    orders = frame.filter(pl.col("line") == pl.col("rec")).select(
+        "rec", "line", *ORDER_TEXT_COLUMNS
+    )
     inconsistent = (
         frame.group_by("rec")
         .agg(pl.struct(ORDER_TEXT_COLUMNS).n_unique().alias("variants"))
@@ -147,10 +159,14 @@ def parse_csv(text: Iterable[str]) -> ParsedFile:
                 pl.lit(None, pl.String).alias("value"))
     )  # fmt: skip
     lines = frame.select(
-        "rec", "line", *(c for c in LINE_TEXT_COLUMNS if c != "origin_country"),
+        "rec",
+        "line",
+        *(c for c in LINE_TEXT_COLUMNS if c != "origin_country"),
         pl.col("line_origin_country").alias("origin_country"),
     )
-    parse_errors = pl.concat([pl.DataFrame(errors, schema=ERROR_SCHEMA), inconsistent.cast(ERROR_SCHEMA)])  # type: ignore[arg-type]
+    parse_errors = pl.concat(
+        [pl.DataFrame(errors, schema=ERROR_SCHEMA), inconsistent.cast(ERROR_SCHEMA)]
+    )
     return ParsedFile(OrderBatch(orders, lines), parse_errors, orders.height + len(errors))
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy.exc import IntegrityError
 
 from xborder.domain.errors import Conflict, InvalidValue
 from xborder.domain.order_rules import (
@@ -21,7 +20,7 @@ from xborder.domain.order_rules import (
     content_fingerprint,
 )
 from xborder.domain.orders import Order, OrderStatus
-from xborder.store.orders_repo import LINE_COLUMNS, ORDER_COLUMNS
+from xborder.store.orders_repo import LINE_COLUMNS, ORDER_COLUMNS, DuplicateOrderKey
 from xborder.store.uow import UnitOfWork
 
 CONTENT_COLUMNS = tuple(c for c in ORDER_COLUMNS if c not in {"id", "status"})
@@ -57,9 +56,7 @@ def capture_batch(uow: UnitOfWork, batch: OrderBatch) -> CaptureReport:
     """Validate and store a batch inside the caller's unit of work (the caller commits)."""
     sellers = uow.world.sellers() or None
     checked = check_orders(batch, sellers)
-    orders = checked.orders.with_columns(pl.col("line_count").cast(pl.Int64))
-    fingerprints = content_fingerprint(orders.select("rec", *CONTENT_COLUMNS), checked.lines)
-    orders = orders.join(fingerprints, on="rec")
+    orders = checked.orders
     key = pl.struct("channel", "external_id")
     first = orders.filter(key.is_first_distinct())
     repeats = orders.filter(~key.is_first_distinct())
@@ -69,15 +66,21 @@ def capture_batch(uow: UnitOfWork, batch: OrderBatch) -> CaptureReport:
             created = _insert_new(uow, first, checked)
         existing = pl.DataFrame(schema=RESULT_SCHEMA)
         conflicts = pl.DataFrame(schema=ERROR_SCHEMA)
-    except IntegrityError:
+    except DuplicateOrderKey:
         created, existing, conflicts = _capture_with_stored(uow, first, checked)
 
     results = pl.concat([created, existing])
-    repeat_results, repeat_conflicts = _resolve_repeats(repeats, first, results)
+    repeat_results, repeat_conflicts = _resolve_repeats(repeats, first, checked, results)
     return CaptureReport(
         pl.concat([results, repeat_results]).sort("rec"),
         pl.concat([checked.errors, conflicts, repeat_conflicts]).sort("rec", "line"),
     )
+
+
+def _fingerprints(orders: pl.DataFrame, checked: CheckedBatch) -> pl.DataFrame:
+    """Content fingerprints of these batch orders (only computed where a repeat needs one)."""
+    lines = checked.lines.join(orders.select("rec"), on="rec", how="semi")
+    return content_fingerprint(orders.select("rec", *CONTENT_COLUMNS), lines)
 
 
 def _insert_new(uow: UnitOfWork, new: pl.DataFrame, checked: CheckedBatch) -> pl.DataFrame:
@@ -87,7 +90,9 @@ def _insert_new(uow: UnitOfWork, new: pl.DataFrame, checked: CheckedBatch) -> pl
     )
     lines = checked.lines.join(new.select("rec", pl.col("id").alias("order_id")), on="rec")
     uow.orders.insert(new, lines)
-    return new.select("rec", "line", pl.col("id").alias("order_id"), pl.lit("created").alias("status"))
+    return new.select(
+        "rec", "line", pl.col("id").alias("order_id"), pl.lit("created").alias("status")
+    )
 
 
 def _capture_with_stored(
@@ -100,7 +105,8 @@ def _capture_with_stored(
         stored_orders.rename({"id": "rec"}).select("rec", *CONTENT_COLUMNS),
         stored_lines.rename({"order_id": "rec"}).select("rec", *LINE_CONTENT_COLUMNS),
     ).rename({"rec": "id", "fingerprint": "stored_fingerprint"})
-    matched = first.join(stored_keys, on=["channel", "external_id"]).join(stored_fp, on="id")
+    matched = first.join(stored_keys, on=["channel", "external_id"])
+    matched = matched.join(_fingerprints(matched, checked), on="rec").join(stored_fp, on="id")
     same = pl.col("fingerprint") == pl.col("stored_fingerprint")
     existing = matched.filter(same).select(
         "rec", "line", pl.col("id").alias("order_id"), pl.lit("existing").alias("status")
@@ -112,16 +118,23 @@ def _capture_with_stored(
 
 
 def _resolve_repeats(
-    repeats: pl.DataFrame, first: pl.DataFrame, results: pl.DataFrame
+    repeats: pl.DataFrame, first: pl.DataFrame, checked: CheckedBatch, results: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A key repeated inside one batch: same content follows the first record, else conflict."""
     if repeats.height == 0:
         return pl.DataFrame(schema=RESULT_SCHEMA), pl.DataFrame(schema=ERROR_SCHEMA)
-    reference = first.select(
-        "channel", "external_id", pl.col("rec").alias("first_rec"),
-        pl.col("fingerprint").alias("first_fingerprint"),
-    ).join(results.select(pl.col("rec").alias("first_rec"), "order_id"), on="first_rec", how="left")  # fmt: skip
-    matched = repeats.join(reference, on=["channel", "external_id"])
+    firsts = first.join(repeats.select("channel", "external_id").unique(),
+                        on=["channel", "external_id"], how="semi")  # fmt: skip
+    reference = (
+        firsts.join(_fingerprints(firsts, checked), on="rec")
+        .select("channel", "external_id", pl.col("rec").alias("first_rec"),
+                pl.col("fingerprint").alias("first_fingerprint"))
+        .join(results.select(pl.col("rec").alias("first_rec"), "order_id"), on="first_rec",
+              how="left")
+    )  # fmt: skip
+    matched = repeats.join(_fingerprints(repeats, checked), on="rec").join(
+        reference, on=["channel", "external_id"]
+    )
     same = (pl.col("fingerprint") == pl.col("first_fingerprint")) & pl.col("order_id").is_not_null()
     accepted = matched.filter(same).select(
         "rec", "line", "order_id", pl.lit("existing").alias("status")
@@ -134,7 +147,7 @@ def _conflict_errors(frame: pl.DataFrame, where: str) -> pl.DataFrame:
         "rec", "line", pl.lit("external_id").alias("field"),
         pl.lit(f"order already captured ({where}) with different content").alias("reason"),
         pl.concat_str("channel", pl.lit("/"), "external_id").alias("value"),
-    ).cast(ERROR_SCHEMA)  # type: ignore[arg-type]  # fmt: skip
+    ).cast(ERROR_SCHEMA)  # fmt: skip
 
 
 # --- one order --------------------------------------------------------------------------------

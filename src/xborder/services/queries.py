@@ -16,7 +16,7 @@ def list_orders(
     offset: int = 0,
 ) -> list[dict[str, Any]]:  # fmt: skip
     with UnitOfWork(engine) as uow:
-        return uow.orders.list(status=status, channel=channel, limit=limit, offset=offset)
+        return uow.orders.recent(status=status, channel=channel, limit=limit, offset=offset)
 
 
 def show_order(engine: Engine, order_id: int) -> dict[str, Any] | None:
@@ -33,7 +33,9 @@ def show_order(engine: Engine, order_id: int) -> dict[str, Any] | None:
         return str(Money.from_minor(minor, currency).amount)
 
     result = {k: v for k, v in order.items() if not k.endswith("_minor")}
-    result.update({k.removesuffix("_minor"): money(v) for k, v in order.items() if k.endswith("_minor")})
+    result.update(
+        {k.removesuffix("_minor"): money(v) for k, v in order.items() if k.endswith("_minor")}
+    )
     result["lines"] = [
         {**{k: v for k, v in line.items() if k not in {"order_id", "unit_price_minor"}},
          "unit_price": money(line["unit_price_minor"])}

@@ -21,12 +21,60 @@ from xborder.domain.orders import BuyerIdType, Direction
 from xborder.domain.world import World
 
 MAX_LINES = 6
-_FIRST = ("Alex", "Sam", "Maria", "Jonas", "Chloé", "Lucía", "Oliver", "Yuki", "Wei", "Min", "Emma",
-          "Noah", "Li Na", "Hiroshi", "Sofia", "Lukas", "Camille", "Javier", "Amelia", "Jin")
-_LAST = ("Müller", "Martin", "García", "Smith", "Sato", "Wang", "Kim", "Schmidt", "Dubois",
-         "López", "Brown", "Suzuki", "Zhang", "Lee", "Fischer", "Bernard", "Jones", "Chen")
-_STREETS = ("Main Street", "Hauptstraße", "Rue de la Paix", "Calle Mayor", "High Street",
-            "Chuo-dori", "Renmin Road", "Market Street", "Bahnhofstraße", "Avenue Victor Hugo")
+_FIRST = (
+    "Alex",
+    "Sam",
+    "Maria",
+    "Jonas",
+    "Chloé",
+    "Lucía",
+    "Oliver",
+    "Yuki",
+    "Wei",
+    "Min",
+    "Emma",
+    "Noah",
+    "Li Na",
+    "Hiroshi",
+    "Sofia",
+    "Lukas",
+    "Camille",
+    "Javier",
+    "Amelia",
+    "Jin",
+)
+_LAST = (
+    "Müller",
+    "Martin",
+    "García",
+    "Smith",
+    "Sato",
+    "Wang",
+    "Kim",
+    "Schmidt",
+    "Dubois",
+    "López",
+    "Brown",
+    "Suzuki",
+    "Zhang",
+    "Lee",
+    "Fischer",
+    "Bernard",
+    "Jones",
+    "Chen",
+)
+_STREETS = (
+    "Main Street",
+    "Hauptstraße",
+    "Rue de la Paix",
+    "Calle Mayor",
+    "High Street",
+    "Chuo-dori",
+    "Renmin Road",
+    "Market Street",
+    "Bahnhofstraße",
+    "Avenue Victor Hugo",
+)
 _CN_REGIONS = ("410102", "410105", "440305", "440106", "330106", "310115", "110105", "510107")
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 _ID_CHECK = np.array(list("10X98765432"))
@@ -62,7 +110,9 @@ def _catalog(world: World, currencies: set[str], on: date) -> _Catalog:
                 .scaleb(minor_units(currency)))
             for p in products
         ], dtype=np.int64)  # fmt: skip
-    origin_of_seller = np.array([next(p.origin for p in products if p.seller == s) for s in sellers])
+    origin_of_seller = np.array(
+        [next(p.origin for p in products if p.seller == s) for s in sellers]
+    )
     return _Catalog(
         skus=np.array([p.sku for p in products]), names=np.array([p.name for p in products]),
         hs_codes=np.array([p.hs_code for p in products]),
@@ -100,14 +150,17 @@ def generate_orders(world: World, n: int, seed: int = 0, day: date | None = None
     if not markets:
         raise ValueError("the world has no demand to generate orders from")
     catalog = _catalog(world, {m.currency for m in markets}, day)
-    market = rng.choice(len(markets), n, p=np.array([m.share for m in markets]) / sum(m.share for m in markets))
+    market = rng.choice(
+        len(markets), n, p=np.array([m.share for m in markets]) / sum(m.share for m in markets)
+    )
 
     # One seller per order, among the sellers allowed to sell into the market.
     seller = np.empty(n, dtype=np.int64)
     for i, m in enumerate(markets):
         rows = np.flatnonzero(market == i)
         allowed = np.flatnonzero(
-            catalog.seller_origin == "CN" if m.direction == Direction.EXPORT
+            catalog.seller_origin == "CN"
+            if m.direction == Direction.EXPORT
             else catalog.seller_origin != m.country
         )
         seller[rows] = rng.choice(allowed, rows.size)
@@ -116,7 +169,9 @@ def generate_orders(world: World, n: int, seed: int = 0, day: date | None = None
     lines_per_order = np.minimum(1 + rng.poisson(mean_lines - 1), MAX_LINES)
     order_of_line = np.repeat(np.arange(n), lines_per_order)
     line_seller = seller[order_of_line]
-    pick = (rng.random(order_of_line.size) ** 1.6 * catalog.seller_count[line_seller]).astype(np.int64)
+    pick = (rng.random(order_of_line.size) ** 1.6 * catalog.seller_count[line_seller]).astype(
+        np.int64
+    )
     product = catalog.seller_start[line_seller] + pick
     b2b = rng.random(n) < np.array([m.b2b_share for m in markets])[market]
     qty = np.where(b2b[order_of_line], rng.integers(10, 200, order_of_line.size),
@@ -129,12 +184,16 @@ def generate_orders(world: World, n: int, seed: int = 0, day: date | None = None
         unit_minor[mask] = prices[product[mask]]
     digits = np.array([minor_units(c) for c in currency])
     free_shipping = rng.random(n) < 0.55
-    freight_minor = np.where(free_shipping, 0, (rng.uniform(2, 9, n) * 10.0**digits).round()).astype(np.int64)
+    freight_minor = np.where(
+        free_shipping, 0, (rng.uniform(2, 9, n) * 10.0**digits).round()
+    ).astype(np.int64)
 
     seconds = np.clip(rng.normal(13.5 * 3600, 4.5 * 3600, n), 0, 86399).astype(np.int64)
     placed = np.datetime64(day.isoformat(), "s") + seconds.astype("timedelta64[s]")
     promise = np.array([m.promise_days for m in markets])[market]
-    city_pick = (rng.random(n) * np.array([len(m.cities) for m in markets])[market]).astype(np.int64)
+    city_pick = (rng.random(n) * np.array([len(m.cities) for m in markets])[market]).astype(
+        np.int64
+    )
     city_name = np.empty(n, dtype=object)
     postcode = np.empty(n, dtype=object)
     for i, m in enumerate(markets):
@@ -144,7 +203,9 @@ def generate_orders(world: World, n: int, seed: int = 0, day: date | None = None
     channel = np.empty(n, dtype=object)
     for i, m in enumerate(markets):
         rows = np.flatnonzero(market == i)
-        channel[rows] = np.array(m.channels, dtype=object)[rng.integers(0, len(m.channels), rows.size)]
+        channel[rows] = np.array(m.channels, dtype=object)[
+            rng.integers(0, len(m.channels), rows.size)
+        ]
 
     country = np.array([m.country for m in markets])[market]
     into_cn = country == "CN"
@@ -153,8 +214,9 @@ def generate_orders(world: World, n: int, seed: int = 0, day: date | None = None
     id_numbers[into_cn] = _resident_ids(rng, int(into_cn.sum()))
     other = needs_id & ~into_cn
     id_numbers[other] = np.char.add("VAT", rng.integers(10**8, 10**9, int(other.sum())).astype(str))
-    id_types = np.where(into_cn, BuyerIdType.RESIDENT_ID.value,
-                        np.where(needs_id, BuyerIdType.OTHER.value, None))  # fmt: skip
+    id_types = np.full(n, None, dtype=object)
+    id_types[needs_id] = BuyerIdType.OTHER.value
+    id_types[into_cn] = BuyerIdType.RESIDENT_ID.value
     names = np.char.add(np.char.add(np.array(_FIRST)[rng.integers(0, len(_FIRST), n)], " "),
                         np.array(_LAST)[rng.integers(0, len(_LAST), n)])  # fmt: skip
     phone = np.char.add("+", rng.integers(10**10, 10**11, n).astype(str))
@@ -186,17 +248,22 @@ def generate_orders(world: World, n: int, seed: int = 0, day: date | None = None
         "placed_at": placed,
         "promise": promise,
     })  # fmt: skip
+    seq = pl.col("seq").cast(pl.String).str.zfill(9)
+    placed_at = pl.col("placed_at").dt.replace_time_zone("UTC")
+    promised = pl.col("placed_at").dt.date() + pl.duration(days=pl.col("promise"))
     orders = orders.with_columns(
-        pl.concat_str(pl.col("channel"), pl.lit(f"-{day:%Y%m%d}-"), pl.col("seq").cast(pl.String).str.zfill(9)).alias("external_id"),
+        pl.concat_str(pl.col("channel"), pl.lit(f"-{day:%Y%m%d}-"), seq).alias("external_id"),
         pl.col("buyer_name").alias("consignee_name"),
         pl.col("buyer_telephone").alias("consignee_telephone"),
-        pl.concat_str(pl.col("street_no").cast(pl.String), pl.lit(" "), pl.col("street")).alias("consignee_line1"),
+        pl.concat_str(pl.col("street_no").cast(pl.String), pl.lit(" "), pl.col("street")).alias(
+            "consignee_line1"
+        ),
         _amount_text(pl.col("freight_minor"), pl.col("digits")).alias("freight"),
         pl.lit("0").alias("insurance"),
         pl.lit("0").alias("discount"),
-        pl.col("placed_at").dt.replace_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%:z").alias("placed_at"),
-        (pl.col("placed_at").dt.date() + pl.duration(days=pl.col("promise"))).dt.strftime("%Y-%m-%d").alias("promised_by"),
-    ).drop("seq", "street_no", "street", "freight_minor", "promise")  # fmt: skip
+        placed_at.dt.strftime("%Y-%m-%dT%H:%M:%S%:z").alias("placed_at"),
+        promised.dt.strftime("%Y-%m-%d").alias("promised_by"),
+    ).drop("seq", "street_no", "street", "freight_minor", "promise")
 
     lines = pl.DataFrame({
         "rec": order_of_line.astype(np.int64),

@@ -21,6 +21,10 @@ LINE_COLUMNS = tuple(c.name for c in order_lines.columns)
 KEY_CHUNK = 400  # row-value IN lists stay well below SQLite's 32,766 bound parameters
 
 
+class DuplicateOrderKey(Exception):
+    """A (channel, external_id) of the insert is already stored."""
+
+
 class OrderRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -36,31 +40,44 @@ class OrderRepository:
                 "SELECT nextval('orders_id_seq') FROM generate_series(1, %(n)s)", {"n": count}
             )
             return np.fromiter((r[0] for r in rows), dtype=np.int64, count=count)
-        start = self.connection.execute(select(func.coalesce(func.max(orders.c.id), 0))).scalar_one()
+        start = self.connection.execute(
+            select(func.coalesce(func.max(orders.c.id), 0))
+        ).scalar_one()
         return np.arange(start + 1, start + 1 + count, dtype=np.int64)
 
     def insert(self, order_rows: pl.DataFrame, line_rows: pl.DataFrame) -> None:
-        """Insert normalised orders (with ``id``, ``status``) and lines (with ``order_id``)."""
+        """Insert normalised orders (with ``id``, ``status``) and lines (with ``order_id``).
+
+        Raises ``DuplicateOrderKey`` when an order's key is already stored; the caller's savepoint
+        or transaction then holds none of the batch.
+        """
         order_rows = order_rows.select(ORDER_COLUMNS)
         line_rows = line_rows.select(LINE_COLUMNS)
-        if self.dialect == "postgresql":
-            self._copy("orders", _for_copy(order_rows))
-            self._copy("order_lines", line_rows)
-            return
-        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        dbapi = self.connection.dialect.loaded_dbapi
         try:
-            cursor.executemany(_insert_sql("orders", ORDER_COLUMNS), _for_sqlite(order_rows).iter_rows())
-            cursor.executemany(_insert_sql("order_lines", LINE_COLUMNS), line_rows.iter_rows())
-        finally:
-            cursor.close()
+            if self.dialect == "postgresql":
+                self._copy("orders", _for_copy(order_rows))
+                self._copy("order_lines", line_rows)
+                return
+            cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.executemany(_insert_sql("orders", ORDER_COLUMNS),
+                                   _for_sqlite(order_rows).iter_rows())  # fmt: skip
+                cursor.executemany(_insert_sql("order_lines", LINE_COLUMNS), line_rows.iter_rows())
+            finally:
+                cursor.close()
+        except dbapi.IntegrityError as exc:
+            if "external_id" in str(exc) or "uq_orders_channel_external_id" in str(exc):
+                raise DuplicateOrderKey(str(exc)) from exc
+            raise
 
     def _copy(self, table: str, frame: pl.DataFrame) -> None:
         raw = self.connection.connection.driver_connection
         columns = ", ".join(frame.columns)
-        with raw.cursor() as cursor:  # type: ignore[union-attr]
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
-                for chunk in frame.iter_slices(200_000):
-                    copy.write(chunk.write_csv(include_header=False, null_value=""))
+        sql = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            for chunk in frame.iter_slices(200_000):
+                copy.write(chunk.write_csv(include_header=False, null_value=""))
 
     def set_status(self, ids: Sequence[int], status: OrderStatus) -> None:
         for chunk in _chunks(list(ids), KEY_CHUNK):
@@ -99,7 +116,7 @@ class OrderRepository:
         line_frame = pl.DataFrame(line_rows, schema=_schema(order_lines), orient="row")
         return order_frame.sort("id"), line_frame.sort("order_id", "line_no")
 
-    def list(
+    def recent(
         self, *, status: str | None = None, channel: str | None = None, limit: int = 50,
         offset: int = 0,
     ) -> list[dict[str, Any]]:  # fmt: skip
@@ -195,7 +212,9 @@ def _merge_summaries(parts: Iterator[Sequence[Any]]) -> list[dict[str, Any]]:
     rows = [dict(r) for part in parts for r in part]
     if not rows:
         return []
-    frame = pl.DataFrame(rows).group_by("destination", "currency", "direction").agg(
-        pl.col("orders").sum(), pl.col("lines").sum(), pl.col("goods_minor").sum()
+    frame = (
+        pl.DataFrame(rows)
+        .group_by("destination", "currency", "direction")
+        .agg(pl.col("orders").sum(), pl.col("lines").sum(), pl.col("goods_minor").sum())
     )
     return frame.sort("orders", descending=True).to_dicts()

@@ -1,0 +1,11 @@
+"""``xborder plan``: fulfilment planning, consolidation and network design.
+
+Each planning module defines its command functions; they are registered here.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Plan fulfilment, consolidation and the warehouse network.",
+                  no_args_is_help=True)  # fmt: skip
