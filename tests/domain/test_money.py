@@ -74,3 +74,11 @@ def test_fx_uses_the_rate_in_force_on_the_date_and_inverts() -> None:
         table.rate("USD", "CNY", date(2025, 12, 31))
     with pytest.raises(MissingRate):
         table.rate("EUR", "CNY", date(2026, 3, 1))
+
+
+def test_fx_cross_rate_through_a_pivot() -> None:
+    table = FxTable.of([
+        FxRate(date(2026, 1, 1), "AUD", "CNY", Decimal("4.70")),
+        FxRate(date(2026, 1, 1), "PLN", "CNY", Decimal("1.95")),
+    ])  # fmt: skip
+    assert table.rate("AUD", "PLN", date(2026, 2, 1)) == Decimal("4.70") / Decimal("1.95")

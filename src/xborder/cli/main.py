@@ -7,6 +7,9 @@ from pathlib import Path
 
 import typer
 
+import xborder.cli.settle as settle
+import xborder.cli.customs as customs
+import xborder.cli.trace as trace
 from xborder.cli import orders, plan, world
 from xborder.cli.common import JSON_OPTION, console, emit_json, engine, fail, progress_bar, table
 from xborder.config import database_url
@@ -23,6 +26,9 @@ app = typer.Typer(
 app.add_typer(world.app, name="world")
 app.add_typer(orders.app, name="orders")
 app.add_typer(plan.app, name="plan")
+app.add_typer(customs.app, name="customs")
+app.add_typer(settle.app, name="settle")
+app.add_typer(trace.app, name="trace")
 
 
 @app.command()
@@ -65,7 +71,8 @@ def demo(
         return
     console.print(f"[bold]xborder demo[/] on {database_url()}")
     for section in sections:
-        console.print(table([section.summary], section.title))
+        rows = [{"": key, section.title: value} for key, value in section.summary.items()]
+        console.print(table(rows))
         if section.table:
             console.print(table(section.table))
 

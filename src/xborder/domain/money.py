@@ -145,9 +145,13 @@ class FxRate:
         object.__setattr__(self, "rate", rate)
 
 
+CROSS_PIVOTS = ("CNY", "USD", "EUR")  # cross rates go through one of these when no direct rate
+
+
 @dataclass(slots=True)
 class FxTable:
-    """Dated FX rates: a conversion uses the latest rate on or before the date, or its inverse."""
+    """Dated FX rates: a conversion uses the latest rate on or before the date, its inverse, or a
+    cross rate through one pivot currency (CNY, USD, EUR)."""
 
     _rates: dict[tuple[str, str], list[FxRate]] = field(default_factory=dict)
 
@@ -172,7 +176,15 @@ class FxTable:
         inverse = self._latest(quote, base, on)
         if inverse is not None:
             return Decimal(1) / inverse.rate
+        for pivot in CROSS_PIVOTS:
+            if pivot not in (base, quote) and self._has(base, pivot, on) and self._has(
+                pivot, quote, on
+            ):
+                return self.rate(base, pivot, on) * self.rate(pivot, quote, on)
         raise MissingRate(f"no {base}/{quote} rate in force on {on.isoformat()}")
+
+    def _has(self, base: str, quote: str, on: date) -> bool:
+        return (self._latest(base, quote, on) or self._latest(quote, base, on)) is not None
 
     def _latest(self, base: str, quote: str, on: date) -> FxRate | None:
         series = self._rates.get((base, quote), [])

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from xborder.domain.orders import BuyerIdType, Direction, Incoterm, TradeMode
@@ -36,6 +37,7 @@ UPPER_COLUMNS = frozenset(
 ERROR_SCHEMA = pl.Schema({
     "rec": pl.Int64, "line": pl.Int64, "field": pl.String, "reason": pl.String, "value": pl.String,
 })  # fmt: skip
+MAX_LINE_MINOR = 1e15  # per line, in minor units: sums stay exact in int64
 _RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RESIDENT_ID_CHECK = "10X98765432"  # GB 11643-1999, ISO 7064 MOD 11-2
 
@@ -155,15 +157,14 @@ def order_rules(known_sellers: frozenset[str] | None) -> list[Rule]:
              | pl.col("buyer_id_number").is_null()
              | _resident_id_ok("buyer_id_number"),
              "not a valid resident identity card number (18 characters, MOD 11-2 check)"),
-        Rule("placed_at", pl.col("placed_at").is_null() | _timestamp("placed_at").is_not_null(),
+        Rule("placed_at", pl.col("placed_at").is_null() | pl.col("_placed_at").is_not_null(),
              "not an ISO 8601 timestamp with a UTC offset"),
         Rule("promised_by",
-             pl.col("promised_by").is_null()
-             | pl.col("promised_by").str.to_date("%Y-%m-%d", strict=False).is_not_null(),
+             pl.col("promised_by").is_null() | pl.col("_promised_by").is_not_null(),
              "not an ISO 8601 date"),
         Rule("promised_by",
-             pl.col("promised_by").str.to_date("%Y-%m-%d", strict=False)
-             >= _timestamp("placed_at").dt.date(),
+             pl.col("_promised_by").is_null() | pl.col("_placed_at").is_null()
+             | (pl.col("_promised_by") >= pl.col("_placed_at").dt.date()),
              "the delivery promise is before the order was placed"),
     ]  # fmt: skip
     for name in ("freight", "insurance", "discount"):
@@ -188,113 +189,159 @@ def line_rules() -> list[Rule]:
              | pl.col("hs_code").str.slice(0, 6).is_in(list(hs_subheadings())),
              "6-digit prefix is not an HS 2022 subheading"),
         Rule("qty", pl.col("qty").str.contains(r"^-?\d{1,9}$"), "must be a whole number"),
-        Rule("qty", pl.col("qty").cast(pl.Int64, strict=False) > 0, "must be positive"),
+        Rule("qty", ~pl.col("qty").str.contains(r"^-?\d{1,9}$") | (pl.col("_qty") > 0),
+             "must be positive"),
         Rule("unit_price", _decimal_ok("unit_price"), "must be a non-negative decimal number"),
         Rule("unit_price", pl.col("unit_price_minor").is_not_null() | ~_decimal_ok("unit_price"),
              "has more decimal places than the currency allows"),
         Rule("origin_country", _one_of("origin_country", countries()), "not an ISO 3166-1 code"),
+        Rule("unit_price",
+             (pl.col("_qty").cast(pl.Float64) * pl.col("unit_price_minor").cast(pl.Float64)
+              < MAX_LINE_MINOR).fill_null(True),
+             "qty x unit_price is beyond the supported range"),
     ]  # fmt: skip
 
 
 def _violations(frame: pl.DataFrame, rules: list[Rule], line: pl.Expr) -> pl.DataFrame:
-    """One error row per (record, broken rule): all rules evaluated in a single pass."""
-    flags = frame.select(
-        pl.col("rec"), line.alias("line"),
-        *(r.ok.fill_null(False).alias(f"ok{i}") for i, r in enumerate(rules)),
-        *(pl.col(r.field).cast(pl.String).alias(f"v{i}") for i, r in enumerate(rules)),
-    )  # fmt: skip
+    """One error row per (record, broken rule). All rules are evaluated in one pass; the offending
+    values are only gathered for the rows that break a rule."""
+    flags = frame.select(*(r.ok.fill_null(False).alias(f"ok{i}") for i, r in enumerate(rules)))
+    broken = [i for i, ok in enumerate(flags.select(pl.all().all()).row(0)) if not ok]
     parts = [
-        flags.filter(~pl.col(f"ok{i}")).select(
+        frame.filter(flags.get_column(f"ok{i}").not_()).select(
             "rec",
-            "line",
-            pl.lit(r.field).alias("field"),
-            pl.lit(r.reason).alias("reason"),
-            pl.col(f"v{i}").alias("value"),
+            line.alias("line"),
+            pl.lit(rules[i].field).alias("field"),
+            pl.lit(rules[i].reason).alias("reason"),
+            pl.col(rules[i].field).cast(pl.String).alias("value"),
         )
-        for i, r in enumerate(rules)
+        for i in broken
     ]
-    errors = pl.concat(parts) if parts else pl.DataFrame(schema=ERROR_SCHEMA)
-    return errors.cast(ERROR_SCHEMA)
+    return pl.concat(parts).cast(ERROR_SCHEMA) if parts else pl.DataFrame(schema=ERROR_SCHEMA)
+
+
+def _structural_errors(
+    orders: pl.DataFrame, lines: pl.DataFrame, pos: np.ndarray, orphan: np.ndarray
+) -> pl.DataFrame:
+    """Lines that belong to no order, and orders without lines."""
+    has_lines = np.zeros(orders.height, dtype=bool)
+    has_lines[pos[~orphan]] = True
+    orphans = lines.filter(pl.Series(orphan)).select(
+        "rec", "line", pl.lit("rec").alias("field"),
+        pl.lit("line belongs to no order").alias("reason"),
+        pl.col("rec").cast(pl.String).alias("value"),
+    )  # fmt: skip
+    empty = orders.filter(pl.Series(~has_lines)).select(
+        "rec", "line", pl.lit("lines").alias("field"),
+        pl.lit("an order needs at least one line").alias("reason"),
+        pl.lit(None, pl.String).alias("value"),
+    )  # fmt: skip
+    return pl.concat([orphans.cast(ERROR_SCHEMA), empty.cast(ERROR_SCHEMA)])
+
+
+def _positions(order_recs: np.ndarray, line_recs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row of each line's order (orders sorted by rec) and whether the line has no order."""
+    pos = np.searchsorted(order_recs, line_recs)
+    pos = np.minimum(pos, max(len(order_recs) - 1, 0))
+    orphan = (order_recs[pos] != line_recs) if len(order_recs) else np.ones(len(line_recs), bool)
+    return pos, orphan
 
 
 def check_orders(batch: OrderBatch, known_sellers: frozenset[str] | None = None) -> CheckedBatch:
-    """Validate and normalise a batch. Pure: reference sets come from the shipped data."""
+    """Validate and normalise a batch. Pure: reference sets come from the shipped data.
+
+    Lines are linked to their order by position (a sorted search on ``rec``), and per-order sums
+    are segment sums over lines sorted by order: no hash joins on the hot path.
+    """
     digits = {code: info.minor_units for code, info in currencies().items()}
     orders = _text(batch.orders, ORDER_TEXT_COLUMNS)
     if "rec" not in orders.columns:
-        orders = orders.with_row_index("rec").with_columns(pl.col("rec").cast(pl.Int64))
+        orders = orders.with_row_index("rec")
+    orders = orders.with_columns(pl.col("rec").cast(pl.Int64))
     if "line" not in orders.columns:
         orders = orders.with_columns(pl.col("rec").alias("line"))
+    if not orders.get_column("rec").is_sorted():
+        orders = orders.sort("rec")
     orders = orders.with_columns(
         pl.col("currency")
         .replace_strict(digits, default=None, return_dtype=pl.Int64)
-        .alias("_digits")
+        .alias("_digits"),
+        _timestamp("placed_at").alias("_placed_at"),
+        pl.col("promised_by").str.to_date("%Y-%m-%d", strict=False).alias("_promised_by"),
     )
     orders = orders.with_columns(
         _minor_units(n, pl.col("_digits")).alias(f"{n}_minor")
         for n in ("freight", "insurance", "discount")
     )
-    order_errors = _violations(orders, order_rules(known_sellers), pl.col("line"))
 
     lines = _text(batch.lines, LINE_TEXT_COLUMNS)
     if "line" not in lines.columns:
-        lines = lines.with_row_index("line").with_columns(pl.col("line").cast(pl.Int64))
+        lines = lines.with_row_index("line")
     lines = lines.with_columns(pl.col("rec").cast(pl.Int64), pl.col("line").cast(pl.Int64))
-    lines = lines.join(
-        orders.select("rec", "_digits", pl.col("origin_country").alias("_origin")),
-        on="rec", how="left",
-    )  # fmt: skip
+    lines = lines.sort("rec", "line", maintain_order=True)
+    pos, orphan = _positions(
+        orders.get_column("rec").to_numpy(), lines.get_column("rec").to_numpy()
+    )
+    order_digits = orders.get_column("_digits")
     lines = lines.with_columns(
         pl.col("hs_code").str.replace_all(r"\.", ""),
-        pl.coalesce("origin_country", "_origin").alias("origin_country"),
-        _minor_units("unit_price", pl.col("_digits")).alias("unit_price_minor"),
+        pl.coalesce("origin_country", orders.get_column("origin_country").gather(pos)).alias(
+            "origin_country"
+        ),
+        order_digits.gather(pos).alias("_digits"),
     )
-    line_errors = _violations(lines, line_rules(), pl.col("line"))
-    orphans = lines.join(orders.select("rec"), on="rec", how="anti")
-    no_lines = orders.join(lines.select("rec").unique(), on="rec", how="anti")
-    structural = pl.concat([
-        orphans.select("rec", "line", pl.lit("rec").alias("field"),
-                       pl.lit("line belongs to no order").alias("reason"),
-                       pl.col("rec").cast(pl.String).alias("value")),
-        no_lines.select("rec", "line", pl.lit("lines").alias("field"),
-                        pl.lit("an order needs at least one line").alias("reason"),
-                        pl.lit(None, pl.String).alias("value")),
-    ]).cast(ERROR_SCHEMA)  # fmt: skip
+    lines = lines.with_columns(
+        _minor_units("unit_price", pl.col("_digits")).alias("unit_price_minor"),
+        pl.col("qty").cast(pl.Int64, strict=False).alias("_qty"),
+    )
 
-    lines = lines.with_columns(pl.col("qty").cast(pl.Int64, strict=False))
-    goods = (
-        lines.group_by("rec")
-        .agg((pl.col("qty") * pl.col("unit_price_minor")).sum().alias("goods_minor"),
-             pl.len().alias("line_count"))
-    )  # fmt: skip
-    orders = orders.join(goods, on="rec", how="left")
-    discount_errors = orders.filter(
-        pl.col("discount_minor").fill_null(0)
-        > pl.col("goods_minor") + pl.col("freight_minor").fill_null(0)
-        + pl.col("insurance_minor").fill_null(0)
-    ).select(
-        "rec", "line", pl.lit("discount").alias("field"),
-        pl.lit("exceeds goods + freight + insurance").alias("reason"),
-        pl.col("discount").alias("value"),
-    ).cast(ERROR_SCHEMA)  # fmt: skip
+    # Per-order goods value and line count: exact int64 segment sums over lines sorted by order.
+    linked = ~orphan
+    amount = (lines.get_column("_qty") * lines.get_column("unit_price_minor")).fill_null(0)
+    amount = np.where(linked, amount.to_numpy(), 0).astype(np.int64)
+    goods = np.zeros(orders.height, dtype=np.int64)
+    np.add.at(goods, pos[linked], amount[linked])
+    counts = np.bincount(pos[linked], minlength=orders.height) if orders.height else np.zeros(0)
+    orders = orders.with_columns(
+        pl.Series("goods_minor", goods, dtype=pl.Int64),
+        pl.Series("line_count", counts, dtype=pl.Int64),
+    )
 
-    errors = pl.concat([order_errors, line_errors, structural, discount_errors]).sort("rec", "line")
-    bad = errors.select("rec").unique()
-    good_orders = orders.join(bad, on="rec", how="anti").select(
+    errors = pl.concat([
+        _violations(orders, order_rules(known_sellers), pl.col("line")),
+        _violations(lines, line_rules(), pl.col("line")),
+        _structural_errors(orders, lines, pos, orphan),
+        _violations(orders, [Rule(
+            "discount",
+            pl.col("discount_minor").fill_null(0)
+            <= pl.col("goods_minor") + pl.col("freight_minor").fill_null(0)
+            + pl.col("insurance_minor").fill_null(0),
+            "exceeds goods + freight + insurance",
+        )], pl.col("line")),
+    ]).sort("rec", "line")  # fmt: skip
+
+    bad_orders = np.zeros(orders.height, dtype=bool)
+    if errors.height:
+        bad_orders = orders.get_column("rec").is_in(errors.get_column("rec").unique().implode())
+        bad_orders = bad_orders.to_numpy()
+    good_orders = orders.filter(pl.Series(~bad_orders)).select(
         "rec", "line",
         *(c for c in ORDER_TEXT_COLUMNS
           if c not in {"freight", "insurance", "discount", "placed_at", "promised_by"}),
         *(pl.col(f"{n}_minor").fill_null(0) for n in ("freight", "insurance", "discount")),
-        "goods_minor", pl.col("line_count").cast(pl.Int64),
-        _timestamp("placed_at").alias("placed_at"),
-        pl.col("promised_by").str.to_date("%Y-%m-%d"),
+        "goods_minor", "line_count",
+        pl.col("_placed_at").alias("placed_at"), pl.col("_promised_by").alias("promised_by"),
     )  # fmt: skip
-    good_lines = (
-        lines.join(bad, on="rec", how="anti")
-        .sort("rec", "line")
-        .with_columns(pl.int_range(pl.len()).over("rec").add(1).cast(pl.Int64).alias("line_no"))
-        .select("rec", "line_no", "sku", "description", "hs_code", "qty", "unit_price_minor",
-                "origin_country")
+    keep = linked & ~bad_orders[pos] if orders.height else np.zeros(lines.height, dtype=bool)
+    kept_pos = pos[keep]
+    first_of_order = np.r_[True, kept_pos[1:] != kept_pos[:-1]] if kept_pos.size else kept_pos
+    starts = np.flatnonzero(first_of_order)
+    line_no = (
+        np.arange(kept_pos.size) - np.repeat(starts, np.diff(np.r_[starts, kept_pos.size])) + 1
+    )
+    good_lines = lines.filter(pl.Series(keep)).select(
+        "rec", pl.Series("line_no", line_no, dtype=pl.Int64), "sku", "description", "hs_code",
+        pl.col("_qty").alias("qty"), "unit_price_minor", "origin_country",
     )  # fmt: skip
     return CheckedBatch(good_orders, good_lines, errors)
 

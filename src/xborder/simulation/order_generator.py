@@ -189,7 +189,9 @@ def generate_orders(world: World, n: int, seed: int = 0, day: date | None = None
     ).astype(np.int64)
 
     seconds = np.clip(rng.normal(13.5 * 3600, 4.5 * 3600, n), 0, 86399).astype(np.int64)
-    placed = np.datetime64(day.isoformat(), "s") + seconds.astype("timedelta64[s]")
+    placed = (np.datetime64(day.isoformat(), "s") + seconds.astype("timedelta64[s]")).astype(
+        "datetime64[us]"
+    )
     promise = np.array([m.promise_days for m in markets])[market]
     city_pick = (rng.random(n) * np.array([len(m.cities) for m in markets])[market]).astype(
         np.int64
@@ -236,8 +238,8 @@ def generate_orders(world: World, n: int, seed: int = 0, day: date | None = None
         "origin_country": origin,
         "buyer_name": names,
         "buyer_telephone": phone,
-        "buyer_id_type": id_types,
-        "buyer_id_number": id_numbers,
+        "buyer_id_type": pl.Series(id_types.tolist(), dtype=pl.String),
+        "buyer_id_number": pl.Series(id_numbers.tolist(), dtype=pl.String),
         "consignee_city": city_name.astype(str),
         "consignee_postcode": postcode.astype(str),
         "consignee_country": country,

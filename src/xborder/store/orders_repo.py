@@ -62,8 +62,8 @@ class OrderRepository:
             cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
                 cursor.executemany(_insert_sql("orders", ORDER_COLUMNS),
-                                   _for_sqlite(order_rows).iter_rows())  # fmt: skip
-                cursor.executemany(_insert_sql("order_lines", LINE_COLUMNS), line_rows.iter_rows())
+                                   _tuples(_for_sqlite(order_rows)))  # fmt: skip
+                cursor.executemany(_insert_sql("order_lines", LINE_COLUMNS), _tuples(line_rows))
             finally:
                 cursor.close()
         except dbapi.IntegrityError as exc:
@@ -177,6 +177,11 @@ class OrderRepository:
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """Rows for ``executemany``: column lists zipped in C, faster than ``DataFrame.rows()``."""
+    return zip(*(frame.get_column(c).to_list() for c in frame.columns), strict=True)
 
 
 def _insert_sql(table: str, columns: Sequence[str]) -> str:
