@@ -177,8 +177,10 @@ class FxTable:
         if inverse is not None:
             return Decimal(1) / inverse.rate
         for pivot in CROSS_PIVOTS:
-            if pivot not in (base, quote) and self._has(base, pivot, on) and self._has(
-                pivot, quote, on
+            if (
+                pivot not in (base, quote)
+                and self._has(base, pivot, on)
+                and self._has(pivot, quote, on)
             ):
                 return self.rate(base, pivot, on) * self.rate(pivot, quote, on)
         raise MissingRate(f"no {base}/{quote} rate in force on {on.isoformat()}")

@@ -297,7 +297,9 @@ def check_orders(batch: OrderBatch, known_sellers: frozenset[str] | None = None)
 
     # Per-order goods value and line count: exact int64 segment sums over lines sorted by order.
     linked = ~orphan
-    amount = (lines.get_column("_qty") * lines.get_column("unit_price_minor")).fill_null(0)
+    amount = lines.select(
+        pl.when(pl.col("_qty") > 0).then(pl.col("_qty") * pl.col("unit_price_minor")).fill_null(0)
+    ).to_series()  # a broken line adds nothing, so it raises no follow-on discount error
     amount = np.where(linked, amount.to_numpy(), 0).astype(np.int64)
     goods = np.zeros(orders.height, dtype=np.int64)
     np.add.at(goods, pos[linked], amount[linked])

@@ -1,0 +1,139 @@
+"""The ``xborder`` command end to end on an SQLite store chosen by XBORDER_DATABASE_URL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xborder.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cli.db"
+    monkeypatch.setenv("XBORDER_DATABASE_URL", f"sqlite:///{path}")
+    return path
+
+
+GOOD = {
+    "channel": "shop-de", "external_id": "A-1", "seller_id": "seller-sz-gadgets",
+    "trade_mode": "B2C", "direction": "export", "incoterm": "DDP", "currency": "EUR",
+    "origin_country": "CN", "placed_at": "2026-11-24T10:30:00Z", "promised_by": "2026-12-04",
+    "freight": 3.9,
+    "buyer": {"name": "Lena Vogel", "telephone": "+49 30 1234567"},
+    "consignee": {"name": "Lena Vogel", "telephone": "+49 30 1234567", "line1": "Str. 1",
+                  "city": "Berlin", "postcode": "10115", "country": "DE"},
+    "lines": [{"sku": "T-1", "description": "T-shirt", "hs_code": "610910", "qty": 2,
+               "unit_price": "9.99"}],
+}  # fmt: skip
+
+
+def test_demo_runs_a_day_and_prints_a_summary(store: Path) -> None:
+    result = runner.invoke(app, ["demo", "--orders", "300", "--seed", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    sections = {s["title"]: s for s in json.loads(result.output)}
+    captured = sections["Orders captured"]["summary"]
+    assert captured["created"] == 300 and captured["rejected"] == 0
+    destinations = {row["destination"] for row in sections["Orders captured"]["table"]}
+    assert {"DE", "US", "CN"} <= destinations
+    again = runner.invoke(app, ["demo", "--orders", "300", "--seed", "3", "--json"])
+    repeat = {s["title"]: s for s in json.loads(again.output)}["Orders captured"]["summary"]
+    assert repeat["created"] == 0 and repeat["already_stored"] == 300
+
+
+def test_init_world_show_and_orders_list(store: Path) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    shown = runner.invoke(app, ["world", "show", "--json"])
+    assert shown.exit_code == 0
+    world = json.loads(shown.output)
+    assert world["counts"]["products"] >= 95
+    assert {lane["mode"] for lane in world["lanes"]} >= {
+        "air",
+        "sea",
+        "rail",
+        "express",
+        "postal",
+        "dedicated_line",
+    }
+    assert runner.invoke(app, ["init"]).exit_code == 0  # idempotent
+
+
+def test_import_jsonl_reports_bad_records_with_line_and_field(store: Path, tmp_path: Path) -> None:
+    bad_hs = {**GOOD, "external_id": "A-2", "lines": [{**GOOD["lines"][0], "hs_code": "12345"}]}  # type: ignore[dict-item]
+    bad_country = {**GOOD, "external_id": "A-3", "origin_country": "ZZ"}
+    no_buyer = {k: v for k, v in GOOD.items() if k != "buyer"} | {"external_id": "A-4"}
+    zero_qty = {**GOOD, "external_id": "A-5", "lines": [{**GOOD["lines"][0], "qty": 0}]}  # type: ignore[dict-item]
+    bad_currency = {**GOOD, "external_id": "A-6", "currency": "EURO"}
+    file = tmp_path / "orders.jsonl"
+    file.write_text("\n".join([
+        json.dumps(GOOD), json.dumps(bad_hs), "{not json", json.dumps(bad_country),
+        json.dumps(no_buyer), json.dumps(zero_qty), json.dumps(bad_currency),
+    ]) + "\n")  # fmt: skip
+    runner.invoke(app, ["init"])
+    result = runner.invoke(app, ["orders", "import", str(file), "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["created"] == 1 and report["rejected"] == 6
+    by_line = {(e["line"], e["field"]) for e in report["errors"]}
+    assert {
+        (2, "hs_code"),
+        (3, "json"),
+        (4, "origin_country"),
+        (5, "buyer_name"),
+        (6, "qty"),
+        (7, "currency"),
+    } <= by_line
+    listed = json.loads(runner.invoke(app, ["orders", "list", "--json"]).output)
+    assert [o["external_id"] for o in listed] == ["A-1"]
+    again = json.loads(runner.invoke(app, ["orders", "import", str(file), "--json"]).output)
+    assert again["created"] == 0 and again["already_stored"] == 1
+
+
+def test_import_csv_groups_lines_and_reports_physical_lines(store: Path, tmp_path: Path) -> None:
+    header = (
+        "channel,external_id,seller_id,trade_mode,direction,incoterm,currency,origin_country,"
+        "buyer_name,buyer_telephone,consignee_name,consignee_telephone,consignee_line1,"
+        "consignee_city,consignee_postcode,consignee_country,freight,placed_at,promised_by,"
+        "sku,description,hs_code,qty,unit_price"
+    )
+    order = (
+        "shop-fr,F-1,seller-sz-gadgets,B2C,export,DAP,EUR,CN,Jean Dupont,+33 1 23,"
+        "Jean Dupont,+33 1 23,1 rue de Rivoli,Paris,75001,FR,0,2026-11-24T08:00:00+01:00,"
+        "2026-12-02"
+    )
+    file = tmp_path / "orders.csv"
+    file.write_text("\n".join([
+        header,
+        f"{order},T-1,T-shirt,610910,1,9.90",
+        f"{order},C-1,Phone case,392690,2,3.50",
+        f"{order.replace('F-1', 'F-2')},C-1,Phone case,392690,-1,3.50",
+        "shop-fr,F-3,too,few,fields",
+    ]) + "\n")  # fmt: skip
+    runner.invoke(app, ["init"])
+    result = runner.invoke(app, ["orders", "import", str(file), "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["created"] == 1
+    assert {(e["line"], e["field"]) for e in report["errors"]} == {(4, "qty"), (5, "csv")}
+    shown = json.loads(runner.invoke(app, ["orders", "show", "1", "--json"]).output)
+    assert shown["goods"] == "16.90" and len(shown["lines"]) == 2
+    assert shown["placed_at"].startswith("2026-11-24T07:00:00")
+
+
+def test_unreadable_inputs_fail_cleanly(store: Path, tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["orders", "import", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+    weird = tmp_path / "orders.txt"
+    weird.write_text("x")
+    assert runner.invoke(app, ["orders", "import", str(weird)]).exit_code == 2
+    bad_header = tmp_path / "bad.csv"
+    bad_header.write_text("channel,colour\nx,y\n")
+    result = runner.invoke(app, ["orders", "import", str(bad_header)])
+    assert result.exit_code == 2 and "colour" in result.output
+    assert runner.invoke(app, ["orders", "show", "999"]).exit_code == 1
+    assert runner.invoke(app, ["demo", "--day", "tomorrow"]).exit_code == 2
