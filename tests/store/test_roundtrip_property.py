@@ -23,7 +23,9 @@ def orders(draw: st.DrawFn) -> tuple[str, list[tuple[int, Decimal]], Decimal]:
     return currency, lines, draw(money)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(orders())
 def test_capture_reads_back_exactly(
     sqlite_engine: Engine, spec: tuple[str, list[tuple[int, Decimal]], Decimal]

@@ -72,13 +72,14 @@ def _text(frame: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
     """Every expected column present as trimmed text (missing ones are null); '' becomes null."""
     exprs = []
     for name in names:
-        col = pl.col(name).cast(pl.String) if name in frame.columns else pl.lit(None, pl.String)
-        col = col.str.strip_chars()
-        col = pl.when(col == "").then(None).otherwise(col)
+        if name not in frame.columns:
+            exprs.append(pl.lit(None, pl.String).alias(name))
+            continue
+        col = pl.col(name).cast(pl.String).str.strip_chars()
         if name in UPPER_COLUMNS:
             col = col.str.to_uppercase()
-        exprs.append(col.alias(name))
-    return frame.with_columns(exprs)
+        exprs.append(col.replace("", None).alias(name))
+    return frame.lazy().with_columns(exprs).collect()
 
 
 def _one_of(name: str, values: Iterable[str]) -> pl.Expr:
@@ -205,7 +206,11 @@ def line_rules() -> list[Rule]:
 def _violations(frame: pl.DataFrame, rules: list[Rule], line: pl.Expr) -> pl.DataFrame:
     """One error row per (record, broken rule). All rules are evaluated in one pass; the offending
     values are only gathered for the rows that break a rule."""
-    flags = frame.select(*(r.ok.fill_null(False).alias(f"ok{i}") for i, r in enumerate(rules)))
+    flags = (
+        frame.lazy()
+        .select(*(r.ok.fill_null(False).alias(f"ok{i}") for i, r in enumerate(rules)))
+        .collect()
+    )
     broken = [i for i, ok in enumerate(flags.select(pl.all().all()).row(0)) if not ok]
     parts = [
         frame.filter(flags.get_column(f"ok{i}").not_()).select(
@@ -239,6 +244,13 @@ def _structural_errors(
     return pl.concat([orphans.cast(ERROR_SCHEMA), empty.cast(ERROR_SCHEMA)])
 
 
+def _sorted_by_rec_and_line(lines: pl.DataFrame) -> bool:
+    rec = lines.get_column("rec").to_numpy()
+    line = lines.get_column("line").to_numpy()
+    step = np.diff(rec)
+    return bool(np.all((step > 0) | ((step == 0) & (np.diff(line) > 0))))
+
+
 def _positions(order_recs: np.ndarray, line_recs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row of each line's order (orders sorted by rec) and whether the line has no order."""
     pos = np.searchsorted(order_recs, line_recs)
@@ -262,45 +274,54 @@ def check_orders(batch: OrderBatch, known_sellers: frozenset[str] | None = None)
         orders = orders.with_columns(pl.col("rec").alias("line"))
     if not orders.get_column("rec").is_sorted():
         orders = orders.sort("rec")
-    orders = orders.with_columns(
-        pl.col("currency")
-        .replace_strict(digits, default=None, return_dtype=pl.Int64)
-        .alias("_digits"),
-        _timestamp("placed_at").alias("_placed_at"),
-        pl.col("promised_by").str.to_date("%Y-%m-%d", strict=False).alias("_promised_by"),
-    )
-    orders = orders.with_columns(
-        _minor_units(n, pl.col("_digits")).alias(f"{n}_minor")
-        for n in ("freight", "insurance", "discount")
+    orders = (
+        orders.lazy()
+        .with_columns(
+            pl.col("currency")
+            .replace_strict(digits, default=None, return_dtype=pl.Int64)
+            .alias("_digits"),
+            _timestamp("placed_at").alias("_placed_at"),
+            pl.col("promised_by").str.to_date("%Y-%m-%d", strict=False).alias("_promised_by"),
+        )
+        .with_columns(
+            _minor_units(n, pl.col("_digits")).alias(f"{n}_minor")
+            for n in ("freight", "insurance", "discount")
+        )
+        .collect()
     )
 
     lines = _text(batch.lines, LINE_TEXT_COLUMNS)
     if "line" not in lines.columns:
         lines = lines.with_row_index("line")
     lines = lines.with_columns(pl.col("rec").cast(pl.Int64), pl.col("line").cast(pl.Int64))
-    lines = lines.sort("rec", "line", maintain_order=True)
+    if not _sorted_by_rec_and_line(lines):
+        lines = lines.sort("rec", "line", maintain_order=True)
     pos, orphan = _positions(
         orders.get_column("rec").to_numpy(), lines.get_column("rec").to_numpy()
     )
     order_digits = orders.get_column("_digits")
-    lines = lines.with_columns(
-        pl.col("hs_code").str.replace_all(r"\.", ""),
-        pl.coalesce("origin_country", orders.get_column("origin_country").gather(pos)).alias(
-            "origin_country"
-        ),
-        order_digits.gather(pos).alias("_digits"),
-    )
-    lines = lines.with_columns(
-        _minor_units("unit_price", pl.col("_digits")).alias("unit_price_minor"),
-        pl.col("qty").cast(pl.Int64, strict=False).alias("_qty"),
+    lines = (
+        lines.lazy()
+        .with_columns(
+            pl.col("hs_code").str.replace_all(".", "", literal=True),
+            pl.coalesce("origin_country", orders.get_column("origin_country").gather(pos)).alias(
+                "origin_country"
+            ),
+            order_digits.gather(pos).alias("_digits"),
+        )
+        .with_columns(
+            _minor_units("unit_price", pl.col("_digits")).alias("unit_price_minor"),
+            pl.col("qty").cast(pl.Int64, strict=False).alias("_qty"),
+        )
+        .collect()
     )
 
     # Per-order goods value and line count: exact int64 segment sums over lines sorted by order.
     linked = ~orphan
-    amount = lines.select(
+    line_amount = lines.select(
         pl.when(pl.col("_qty") > 0).then(pl.col("_qty") * pl.col("unit_price_minor")).fill_null(0)
     ).to_series()  # a broken line adds nothing, so it raises no follow-on discount error
-    amount = np.where(linked, amount.to_numpy(), 0).astype(np.int64)
+    amount = np.where(linked, line_amount.to_numpy(), 0).astype(np.int64)
     goods = np.zeros(orders.height, dtype=np.int64)
     np.add.at(goods, pos[linked], amount[linked])
     counts = np.bincount(pos[linked], minlength=orders.height) if orders.height else np.zeros(0)
@@ -324,8 +345,8 @@ def check_orders(batch: OrderBatch, known_sellers: frozenset[str] | None = None)
 
     bad_orders = np.zeros(orders.height, dtype=bool)
     if errors.height:
-        bad_orders = orders.get_column("rec").is_in(errors.get_column("rec").unique().implode())
-        bad_orders = bad_orders.to_numpy()
+        rejected = errors.get_column("rec").unique().implode()
+        bad_orders = orders.get_column("rec").is_in(rejected).to_numpy()
     good_orders = orders.filter(pl.Series(~bad_orders)).select(
         "rec", "line",
         *(c for c in ORDER_TEXT_COLUMNS
