@@ -137,3 +137,22 @@ def test_unreadable_inputs_fail_cleanly(store: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "colour" in result.output
     assert runner.invoke(app, ["orders", "show", "999"]).exit_code == 1
     assert runner.invoke(app, ["demo", "--day", "tomorrow"]).exit_code == 2
+
+
+def test_pay_records_a_payment_once(store: Path, tmp_path: Path) -> None:
+    file = tmp_path / "orders.jsonl"
+    file.write_text(json.dumps(GOOD) + "\n")
+    assert runner.invoke(app, ["orders", "import", str(file)]).exit_code == 0
+    args = ["orders", "pay", "--channel", "shop-de", "--external-id", "A-1", "--provider",
+            "pay-co", "--transaction-id", "T1", "--payer-name", "Lena Vogel", "--amount", "23.88",
+            "--currency", "EUR", "--json"]  # fmt: skip
+    first = json.loads(runner.invoke(app, args).output)
+    assert first["created"] and first["fully_paid"]
+    again = json.loads(runner.invoke(app, args).output)
+    assert not again["created"] and again["payment_id"] == first["payment_id"]
+    wrong = runner.invoke(app, [*args[:-4], "1.00", "--currency", "EUR"])
+    assert wrong.exit_code == 1 and "different content" in wrong.output
+    bad = runner.invoke(app, [*args[:-4], "abc", "--currency", "EUR"])
+    assert bad.exit_code == 2 and "amount" in bad.output
+    shown = json.loads(runner.invoke(app, ["orders", "show", "1", "--json"]).output)
+    assert shown["status"] == "paid"

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from xborder.config import database_url
 from xborder.store.engine import make_engine
+from xborder.store.migrate import upgrade
 
 console = Console()
 errors = Console(stderr=True)
@@ -24,7 +25,10 @@ JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
 def engine() -> Engine:
-    return make_engine(database_url())
+    """The store's engine, migrated to the newest schema (a no-op when it is current)."""
+    store = make_engine(database_url())
+    upgrade(store)
+    return store
 
 
 def _default(value: Any) -> Any:

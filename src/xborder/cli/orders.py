@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
 from xborder.cli.common import JSON_OPTION, console, emit_json, engine, fail, progress_bar, table
 from xborder.domain.errors import DomainError
-from xborder.domain.money import Money
+from xborder.domain.money import Money, to_decimal
+from xborder.domain.orders import PaymentRecord
 from xborder.services import queries
 from xborder.services.imports import import_orders
+from xborder.services.payments import record_payment
+from xborder.store.uow import UnitOfWork
 
 app = typer.Typer(help="Capture, list and show orders.", no_args_is_help=True)
 
@@ -80,3 +84,42 @@ def show(order_id: int = typer.Argument(...), as_json: bool = JSON_OPTION) -> No
     console.print(table(found["lines"], "Lines"))
     if found["payments"]:
         console.print(table(found["payments"], "Payments"))
+
+
+@app.command("pay")
+def pay(
+    channel: str = typer.Option(..., help="The order's channel."),
+    external_id: str = typer.Option(..., help="The order's id in its channel."),
+    provider: str = typer.Option(..., help="The payment provider (a party id)."),
+    transaction_id: str = typer.Option(..., help="The provider's transaction id."),
+    payer_name: str = typer.Option(...),
+    amount: str = typer.Option(..., help="Exact decimal amount, e.g. 28.38."),
+    currency: str = typer.Option(...),
+    payer_id_number: str | None = typer.Option(None),
+    paid_at: str | None = typer.Option(None, help="ISO 8601 time with offset (default: now)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Record the buyer's payment for an order (idempotent by provider + transaction id)."""
+    try:
+        when = datetime.fromisoformat(paid_at) if paid_at else datetime.now(UTC)
+        if when.tzinfo is None:
+            fail("--paid-at: needs a UTC offset")
+        record = PaymentRecord(
+            channel=channel, external_id=external_id, provider=provider,
+            transaction_id=transaction_id, payer_name=payer_name,
+            payer_id_number=payer_id_number, amount=to_decimal(amount, "amount"),
+            currency=currency.upper(), paid_at=when,
+        )  # fmt: skip
+        with UnitOfWork(engine()) as uow:
+            result = record_payment(uow, record)
+            uow.commit()
+    except ValueError as exc:  # InvalidValue and malformed --paid-at
+        fail(str(exc))
+    except DomainError as exc:
+        fail(str(exc), 1)
+    summary = {"payment_id": result.payment_id, "order_id": result.order_id,
+               "created": result.created, "fully_paid": result.fully_paid}  # fmt: skip
+    if as_json:
+        emit_json(summary)
+    else:
+        console.print(table([summary], "Payment"))

@@ -7,7 +7,6 @@ import typer
 from xborder.cli.common import JSON_OPTION, console, emit_json, engine, fail, table
 from xborder.domain.money import Money
 from xborder.services.queries import describe_world
-from xborder.store.migrate import is_initialised
 
 app = typer.Typer(help="The world: parties, warehouses, lanes, carriers.", no_args_is_help=True)
 
@@ -15,10 +14,9 @@ app = typer.Typer(help="The world: parties, warehouses, lanes, carriers.", no_ar
 @app.command("show")
 def show(as_json: bool = JSON_OPTION) -> None:
     """Counts, warehouses and lanes of the loaded world."""
-    store = engine()
-    if not is_initialised(store):
-        fail("the store is empty: run `xborder init` first", 1)
-    world = describe_world(store)
+    world = describe_world(engine())
+    if not world["worlds"]:
+        fail("no world is loaded: run `xborder init` first", 1)
     if as_json:
         emit_json(world)
         return
