@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,18 @@ from xborder.store.engine import make_engine
 from xborder.store.migrate import upgrade
 
 _counter = itertools.count()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Parties' signing keys go to a throw-away folder, never the user's data directory."""
+    previous = os.environ.get("XBORDER_KEYS_DIR")
+    os.environ["XBORDER_KEYS_DIR"] = str(tmp_path_factory.mktemp("keys"))
+    yield
+    if previous is None:
+        os.environ.pop("XBORDER_KEYS_DIR", None)
+    else:
+        os.environ["XBORDER_KEYS_DIR"] = previous
 
 
 @pytest.fixture(scope="session")

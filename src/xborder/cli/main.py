@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-import xborder.cli.settle as settle
 import xborder.cli.customs as customs
+import xborder.cli.settle as settle
 import xborder.cli.trace as trace
 from xborder.cli import orders, plan, world
 from xborder.cli.common import JSON_OPTION, console, emit_json, engine, fail, progress_bar, table

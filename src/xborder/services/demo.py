@@ -17,6 +17,10 @@ from sqlalchemy import Engine
 from xborder.domain.money import Money
 from xborder.domain.world import World
 from xborder.services.capture import capture_batch
+from xborder.services.customs_demo import step_customs
+from xborder.services.planning_demo import step_plan
+from xborder.services.settlement_demo import step_settle
+from xborder.services.trace_demo import step_trace
 from xborder.services.world import init_store, read_world
 from xborder.simulation.order_generator import generate_orders
 from xborder.store.uow import UnitOfWork
@@ -77,7 +81,8 @@ def step_capture(ctx: DemoContext) -> DemoSection:
     )  # fmt: skip
 
 
-DEMO_STEPS: list[Callable[[DemoContext], DemoSection]] = [step_capture]
+DEMO_STEPS: list[Callable[[DemoContext], DemoSection]] = [step_capture, step_customs, step_settle,
+                                                          step_plan, step_trace]
 
 
 def run_demo(

@@ -1,0 +1,1 @@
+"""Planning: fulfilment (source, lane, last mile per order), consolidation and network design."""

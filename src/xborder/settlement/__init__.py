@@ -1,0 +1,1 @@
+"""Settlement: the double-entry ledger, the escrow lifecycle, SLA terms and the benefit split."""

@@ -1,0 +1,299 @@
+"""The traceability ledger in the store: set-based appends and the reads the trace service needs.
+
+Bulk writes go through the driver (``executemany`` on SQLite, ``COPY`` on PostgreSQL). The ledger
+is append-only: no method here updates or deletes an event or a batch.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, select, text
+
+from xborder.store.schema_trace import (
+    trace_batches,
+    trace_events,
+    trace_memberships,
+    trace_objects,
+    trace_participants,
+    trace_party_keys,
+)
+
+EVENT_COLUMNS = ("id", "object_id", "seq", "batch_id", "party_id", "event_type", "action",
+                 "biz_step", "disposition", "read_point", "biz_location", "event_time_ms", "hash",
+                 "prev", "chain", "document")
+_CHUNK = 20_000
+
+
+@lru_cache(maxsize=16)
+def _row_type(columns: tuple[str, ...]) -> Any:
+    return namedtuple("TraceRow", columns)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class TraceRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.postgres = connection.dialect.name == "postgresql"
+        self.mark = "%s" if self.postgres else "?"
+
+    def _raw(self) -> Any:
+        # the driver's own cursor: bulk paths skip SQLAlchemy's per-parameter compilation
+        return self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def _select_in(self, sql: str, values: Sequence[Any],
+                   before: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run ``sql`` whose ``{in_}`` stands for "column IN values", chunked, via the driver;
+        ``before`` are the parameters of placeholders that come before it."""
+        out: list[tuple[Any, ...]] = []
+        cursor = self._raw()
+        try:
+            for part in _chunks(list(values)):
+                if self.postgres:
+                    cursor.execute(sql.replace("{in_}", "= ANY(%s)"), (*before, list(part)))
+                else:
+                    marks = ",".join("?" * len(part))
+                    cursor.execute(sql.replace("{in_}", f"IN ({marks})"), (*before, *part))
+                out.extend(cursor.fetchall())
+        finally:
+            cursor.close()
+        return out
+
+    def _executemany(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        cursor = self._raw()
+        try:
+            cursor.executemany(sql.replace("?", self.mark), rows)
+        finally:
+            cursor.close()
+
+    # -- concurrency ---------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Serialise ledger writers: chain heads and ids must not race (SQLite: BEGIN IMMEDIATE)."""
+        if self.postgres:
+            self.connection.execute(text("SELECT pg_advisory_xact_lock(7355608)"))
+        else:
+            self.connection.execute(text("SELECT 1"))  # opens the IMMEDIATE transaction
+            self.connection.exec_driver_sql("PRAGMA cache_size=-262144")
+
+    def next_id(self, table: Any) -> int:
+        value = self.connection.execute(select(func.max(table.c.id))).scalar()
+        return int(value or 0) + 1
+
+    # -- objects -------------------------------------------------------------------------------
+    def object_ids(self, keys: Sequence[str]) -> dict[str, int]:
+        rows = self._select_in("SELECT key, id FROM trace_objects WHERE key {in_}", keys)
+        return {k: int(i) for k, i in rows}
+
+    def insert_objects(self, rows: Sequence[dict[str, Any]]) -> None:
+        cols = ("id", "key", "kind", "tracking_no", "sscc", "destination_postcode", "order_id",
+                "lane", "created_ms")
+        marks = ", ".join("?" for _ in cols)
+        self._executemany(f"INSERT INTO trace_objects ({', '.join(cols)}) VALUES ({marks})",
+                          [tuple(r[c] for c in cols) for r in rows])
+
+    def object_by_tracking(self, tracking_no: str) -> dict[str, Any] | None:
+        row = self.connection.execute(
+            select(trace_objects).where(trace_objects.c.tracking_no == tracking_no)).first()
+        return dict(row._mapping) if row else None
+
+    def object_by_key(self, key: str) -> dict[str, Any] | None:
+        row = self.connection.execute(
+            select(trace_objects).where(trace_objects.c.key == key)).first()
+        return dict(row._mapping) if row else None
+
+    def objects(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        stmt = select(trace_objects).where(trace_objects.c.id.in_(bindparam("ids", expanding=True)))
+        for part in _chunks(list(ids)):
+            for row in self.connection.execute(stmt, {"ids": list(part)}):
+                out[int(row.id)] = dict(row._mapping)
+        return out
+
+    def add_participants(self, pairs: Sequence[tuple[int, str]]) -> None:
+        """Record (object, party) participation; pairs already recorded are skipped."""
+        by_party: dict[str, list[int]] = {}
+        for oid, party in pairs:
+            by_party.setdefault(party, []).append(oid)
+        new: list[tuple[int, str]] = []
+        for party, oids in by_party.items():
+            sql = (f"SELECT object_id FROM trace_participants WHERE party_id = {self.mark} "
+                   "AND object_id {in_}")
+            have = {int(o) for (o,) in self._select_in(sql, sorted(set(oids)), (party,))}
+            new.extend((o, party) for o in sorted(set(oids) - have))
+        if new:
+            self._executemany("INSERT INTO trace_participants (object_id, party_id) VALUES (?, ?)",
+                              new)
+
+    def participants(self, object_id: int) -> set[str]:
+        declared = self.connection.execute(
+            select(trace_participants.c.party_id).where(
+                trace_participants.c.object_id == object_id)).scalars()
+        captured = self.connection.execute(
+            select(trace_events.c.party_id).where(trace_events.c.object_id == object_id)
+            .distinct()).scalars()
+        return set(declared) | set(captured)
+
+    def containers_of(self, member_id: int) -> list[tuple[int, int, int | None]]:
+        rows = self.connection.execute(
+            select(trace_memberships.c.container_id, trace_memberships.c.added_event_id,
+                   trace_memberships.c.removed_event_id)
+            .where(trace_memberships.c.member_id == member_id))
+        return [(int(c), int(a), None if r is None else int(r)) for c, a, r in rows]
+
+    def first_contained(self, member_ids: Sequence[int]) -> dict[int, int]:
+        """For objects ever put into a container: the time (epoch ms) it first happened."""
+        rows = self._select_in(
+            "SELECT m.member_id, MIN(e.event_time_ms) FROM trace_memberships m "
+            "JOIN trace_events e ON e.id = m.added_event_id "
+            "WHERE m.member_id {in_} GROUP BY m.member_id", sorted(set(member_ids)))
+        return {int(m): int(t) for m, t in rows}
+
+    def members_of(self, container_id: int) -> list[int]:
+        rows = self.connection.execute(
+            select(trace_memberships.c.member_id)
+            .where(trace_memberships.c.container_id == container_id,
+                   trace_memberships.c.removed_event_id.is_(None)))
+        return [int(m) for (m,) in rows]
+
+    def add_memberships(self, rows: Sequence[tuple[int, int, int]]) -> None:
+        """(container, member, added event) rows."""
+        self._executemany("INSERT INTO trace_memberships (container_id, member_id, "
+                          "added_event_id) VALUES (?, ?, ?)", rows)
+
+    def close_memberships(self, container_id: int, event_id: int,
+                          members: Sequence[int] | None) -> None:
+        """Mark members as taken out of a container (not a ledger row: derived bookkeeping)."""
+        stmt = trace_memberships.update().where(
+            trace_memberships.c.container_id == container_id,
+            trace_memberships.c.removed_event_id.is_(None))
+        if members is not None:
+            stmt = stmt.where(trace_memberships.c.member_id.in_(list(members)))
+        self.connection.execute(stmt.values(removed_event_id=event_id))
+
+    # -- chain heads ---------------------------------------------------------------------------
+    def heads(self, object_ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
+        """The last (seq, chain) of each object that already has events."""
+        rows = self._select_in(
+            "SELECT e.object_id, e.seq, e.chain FROM trace_events e JOIN ("
+            " SELECT object_id, MAX(seq) AS seq FROM trace_events"
+            " WHERE object_id {in_} GROUP BY object_id) m"
+            " ON e.object_id = m.object_id AND e.seq = m.seq", sorted(set(object_ids)))
+        return {int(o): (int(s), bytes(c)) for o, s, c in rows}
+
+    def last_root(self, party_id: str) -> bytes | None:
+        row = self.connection.execute(
+            select(trace_batches.c.root).where(trace_batches.c.party_id == party_id)
+            .order_by(trace_batches.c.id.desc()).limit(1)).first()
+        return bytes(row[0]) if row else None
+
+    # -- appends -------------------------------------------------------------------------------
+    def insert_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Append event rows (tuples in ``EVENT_COLUMNS`` order) with the driver's bulk path."""
+        if not rows:
+            return
+        raw = self.connection.connection.driver_connection
+        cursor = raw.cursor()  # type: ignore[union-attr]
+        try:
+            if self.postgres:
+                cols = ", ".join(EVENT_COLUMNS)
+                with cursor.copy(f"COPY trace_events ({cols}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join("?" for _ in EVENT_COLUMNS)
+                cursor.executemany(
+                    f"INSERT INTO trace_events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})", rows)
+        finally:
+            cursor.close()
+
+    def insert_batch(self, row: dict[str, Any]) -> None:
+        self.connection.execute(trace_batches.insert(), [row])
+
+    def add_key(self, party_id: str, key_id: str, public: bytes, now_ms: int) -> None:
+        exists = self.connection.execute(
+            select(trace_party_keys.c.key_id).where(trace_party_keys.c.party_id == party_id,
+                                                    trace_party_keys.c.key_id == key_id)).first()
+        if exists is None:
+            self.connection.execute(trace_party_keys.insert(), [
+                {"party_id": party_id, "key_id": key_id, "public_key": public,
+                 "created_ms": now_ms}])
+
+    def public_keys(self) -> dict[tuple[str, str], bytes]:
+        rows = self.connection.execute(select(trace_party_keys.c.party_id,
+                                              trace_party_keys.c.key_id,
+                                              trace_party_keys.c.public_key))
+        return {(p, k): bytes(pub) for p, k, pub in rows}
+
+    # -- reads ---------------------------------------------------------------------------------
+    def batches(self) -> list[dict[str, Any]]:
+        rows = self.connection.execute(select(trace_batches).order_by(trace_batches.c.id))
+        return [dict(r._mapping) for r in rows]
+
+    def stream_events(self, columns: Sequence[str], size: int = 50_000) -> Iterator[list[Any]]:
+        """All events in id order, in chunks, straight from the driver (verification streams).
+
+        ``document`` comes back as UTF-8 bytes (what the chain hashes), not decoded text. On
+        PostgreSQL a server-side cursor keeps memory flat however large the ledger is.
+        """
+        raw = self.connection.connection.driver_connection
+        as_bytes = "convert_to(document, 'UTF8')" if self.postgres else "CAST(document AS BLOB)"
+        cols = ", ".join(as_bytes if c == "document" else c for c in columns)
+        cursor = raw.cursor(name="trace_stream") if self.postgres else raw.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(f"SELECT {cols} FROM trace_events ORDER BY id")
+            while True:
+                chunk = cursor.fetchmany(size)
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            cursor.close()
+
+    def events_of(self, object_ids: Sequence[int], columns: Sequence[str]) -> list[Any]:
+        cols = ", ".join(f"e.{c}" for c in columns)
+        sql = text(f"SELECT {cols} FROM trace_events e WHERE e.object_id IN :ids"
+                   ).bindparams(bindparam("ids", expanding=True))
+        return list(self.connection.execute(sql, {"ids": list(object_ids)}))
+
+    def history(self, object_id: int, columns: Sequence[str]) -> list[Any]:
+        """An object's own events plus those of containers while it was inside (named tuples,
+        unordered). The hot read path: one indexed statement on the driver's cursor."""
+        cols = ", ".join(f"e.{c}" for c in columns)
+        m = self.mark
+        sql = (f"SELECT {cols} FROM trace_events e WHERE e.object_id = {m} "
+               f"UNION ALL SELECT {cols} FROM trace_memberships ms "
+               "JOIN trace_events e ON e.object_id = ms.container_id "
+               f"WHERE ms.member_id = {m} AND e.id >= ms.added_event_id "
+               "AND (ms.removed_event_id IS NULL OR e.id <= ms.removed_event_id)")
+        row = _row_type(tuple(columns))
+        cursor = self._raw()
+        try:
+            cursor.execute(sql, (object_id, object_id))
+            return [row._make(r) for r in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def query(self, where: str, params: dict[str, Any], columns: Sequence[str],
+              limit: int | None = None) -> list[Any]:
+        cols = ", ".join(f"e.{c}" for c in columns)
+        sql = f"SELECT {cols} FROM trace_events e WHERE {where} ORDER BY e.id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        stmt = text(sql)
+        for name, value in params.items():
+            if isinstance(value, list | tuple):
+                stmt = stmt.bindparams(bindparam(name, expanding=True))
+        return list(self.connection.execute(stmt, params))
+
+    def count(self) -> int:
+        return int(self.connection.execute(select(func.count()).select_from(trace_events))
+                   .scalar() or 0)
