@@ -36,7 +36,11 @@ def _instances(data: Path) -> list[tuple[str, str, float | None]]:
     with (data / "ms_optimal.csv").open() as f:
         rows = list(csv.DictReader(f))
     return [
-        (r["instance"], r["file"], float(r["capacity_override"]) if r["capacity_override"] else None)
+        (
+            r["instance"],
+            r["file"],
+            float(r["capacity_override"]) if r["capacity_override"] else None,
+        )
         for r in rows
     ]
 
@@ -49,8 +53,11 @@ def main() -> int:
     ap.add_argument("--modes", default="ms,ss")
     ap.add_argument("--time-limit", type=float, default=60.0, help="ours, per large instance")
     ap.add_argument("--plain-time-limit", type=float, default=60.0)
-    ap.add_argument("--plain-on", default=f"small,{DEFAULT_PLAIN_LARGE}",
-                    help="where to run the plain MIP: 'small', 'none', 'all' and/or names")  # fmt: skip
+    ap.add_argument(
+        "--plain-on",
+        default=f"small,{DEFAULT_PLAIN_LARGE}",
+        help="where to run the plain MIP: 'small', 'none', 'all' and/or instance names",
+    )
     args = ap.parse_args()
     optima = _optima(args.data)
     only = {s for s in args.only.split(",") if s}
@@ -99,7 +106,7 @@ def main() -> int:
                 large_ok += rel is not None and rel <= 1e-3 and plan.seconds <= 60
             else:
                 small_n += 1
-                exact = rel is None and plan.gap <= 1e-6 or rel is not None and abs(rel) <= 1e-6
+                exact = plan.gap <= 1e-6 if rel is None else abs(rel) <= 1e-6
                 small_ok += exact and plan.seconds < 1
     print()
     if small_n:
