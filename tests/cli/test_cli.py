@@ -41,9 +41,17 @@ def test_demo_runs_a_day_and_prints_a_summary(store: Path) -> None:
     assert captured["created"] == 300 and captured["rejected"] == 0
     destinations = {row["destination"] for row in sections["Orders captured"]["table"]}
     assert {"DE", "US", "CN"} <= destinations
+    trip = sections["Line haul, customs release and last mile"]["summary"]
+    finished = trip["parcels_delivered"] + trip["parcels_lost"]
+    assert trip["ledger_verified"] and 0 < trip["parcels_delivered"] and finished <= 300
+    settled = sections["Settlement (ledger statements)"]["summary"]
+    assert isinstance(settled["delivered_settled"], int) and settled["delivered_settled"] > 0
     again = runner.invoke(app, ["demo", "--orders", "300", "--seed", "3", "--json"])
-    repeat = {s["title"]: s for s in json.loads(again.output)}["Orders captured"]["summary"]
-    assert repeat["created"] == 0 and repeat["already_stored"] == 300
+    repeat = {s["title"]: s for s in json.loads(again.output)}
+    assert repeat["Orders captured"]["summary"]["created"] == 0
+    assert repeat["Orders captured"]["summary"]["already_stored"] == 300
+    assert repeat["Line haul, customs release and last mile"]["summary"]["events_captured"] == 0
+    assert repeat["Traceability ledger"]["summary"]["verified"]
 
 
 def test_init_world_show_and_orders_list(store: Path) -> None:

@@ -18,6 +18,7 @@ from xborder.domain.money import Money
 from xborder.domain.world import World
 from xborder.services.capture import capture_batch
 from xborder.services.customs_demo import step_customs
+from xborder.services.delivery_demo import step_deliver
 from xborder.services.planning_demo import step_plan
 from xborder.services.settlement_demo import step_settle
 from xborder.services.trace_demo import step_trace
@@ -81,8 +82,16 @@ def step_capture(ctx: DemoContext) -> DemoSection:
     )  # fmt: skip
 
 
-DEMO_STEPS: list[Callable[[DemoContext], DemoSection]] = [step_capture, step_customs, step_settle,
-                                                          step_plan, step_trace]
+# The order of a parcel's trip: capture, declare, plan and bag, trace to departure, deliver,
+# then settle the money (release on delivery needs the deliveries).
+DEMO_STEPS: list[Callable[[DemoContext], DemoSection]] = [
+    step_capture,
+    step_customs,
+    step_plan,
+    step_trace,
+    step_deliver,
+    step_settle,
+]
 
 
 def run_demo(

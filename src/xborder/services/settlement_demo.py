@@ -107,7 +107,7 @@ def step_settle(ctx: DemoContext) -> DemoSection:
         summary["delivered_settled"] = result.posted
         summary["auto_confirmed"] = confirmed.posted
     else:
-        summary["delivered_settled"] = "none: no demo step reports deliveries yet; paid money " \
+        summary["delivered_settled"] = "none: no new deliveries in this run; paid money " \
             "stays in escrow"  # fmt: skip
     with UnitOfWork(ctx.engine) as uow:
         frame = balances(uow)
