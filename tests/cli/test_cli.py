@@ -43,7 +43,7 @@ def test_demo_runs_a_day_and_prints_a_summary(store: Path) -> None:
     assert {"DE", "US", "CN"} <= destinations
     trip = sections["Line haul, customs release and last mile"]["summary"]
     finished = trip["parcels_delivered"] + trip["parcels_lost"]
-    assert trip["ledger_verified"] and 0 < trip["parcels_delivered"] and finished <= 300
+    assert trip["ledger_verified"] and trip["parcels_delivered"] > 0 and finished <= 300
     settled = sections["Settlement (ledger statements)"]["summary"]
     assert isinstance(settled["delivered_settled"], int) and settled["delivered_settled"] > 0
     again = runner.invoke(app, ["demo", "--orders", "300", "--seed", "3", "--json"])
