@@ -25,6 +25,7 @@ from xborder.services.settlement import (
     auto_confirm,
     balances,
     capture_paid,
+    compensate_from_trace,
     escrow_state,
     ledger,
     mark_delivered,
@@ -109,6 +110,21 @@ def step_settle(ctx: DemoContext) -> DemoSection:
     else:
         summary["delivered_settled"] = "none: no new deliveries in this run; paid money " \
             "stays in escrow"  # fmt: skip
+    exceptions = ctx.facts.get("exceptions")
+    if isinstance(exceptions, pl.DataFrame) and exceptions.height:
+        # Lost parcels: the buyer is refunded in full, charged to the custodian the trace names.
+        # (Damaged ones were delivered and released; their claims go through a person.)
+        lost = exceptions.filter(pl.col("kind") == "lost").get_column("order_id").to_list()
+        with UnitOfWork(ctx.engine) as uow:
+            in_escrow = escrow_state(uow, lost).filter(pl.col("captured") > 0)
+            compensated = compensate_from_trace(
+                uow,
+                terms,
+                in_escrow.get_column("order_id").to_list(),
+                checkout + timedelta(days=30),
+            )
+            uow.commit()
+        summary["lost_parcels_compensated"] = compensated.posted
     with UnitOfWork(ctx.engine) as uow:
         frame = balances(uow)
     rows = (
