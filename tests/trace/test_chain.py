@@ -19,7 +19,7 @@ def test_root_detects_change_drop_add_and_swap(leaves: list[bytes], data: st.Dat
     changed = [*leaves]
     changed[i] = hashlib.sha256(leaves[i]).digest()
     assert merkle_root(changed) != root
-    assert merkle_root(leaves[:i] + leaves[i + 1:]) != root
+    assert merkle_root(leaves[:i] + leaves[i + 1 :]) != root
     assert merkle_root([*leaves, GENESIS]) != root
     if len(leaves) > 1:
         j = (i + 1) % len(leaves)

@@ -51,8 +51,10 @@ def test_import_verify_export_query_and_tamper(store: Path, tmp_path: Path) -> N
     found = runner.invoke(app, ["trace", "query", "--EQ_bizStep", "shipping", "--json"])
     assert found.exit_code == 0 and len(json.loads(found.output)) == 1
     with sqlite3.connect(store) as conn:
-        conn.execute("UPDATE trace_events SET document = replace(document, 'shipping', "
-                     "'receiving') WHERE id = 1")
+        conn.execute(
+            "UPDATE trace_events SET document = replace(document, 'shipping', "
+            "'receiving') WHERE id = 1"
+        )
     broken = runner.invoke(app, ["trace", "verify", "--json"])
     assert broken.exit_code == 1
     first = json.loads(broken.output)["first_break"]

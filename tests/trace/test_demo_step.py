@@ -36,22 +36,38 @@ def test_demo_step_traces_orders_and_verifies(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(insert(orders), [_order(1, "DE"), _order(2, "DE"), _order(3, "US")])
     world = SimpleNamespace(
-        parties=[SimpleNamespace(id="seller-a", gln="0200000000011"),
-                 SimpleNamespace(id="fwd", gln=None)],
+        parties=[
+            SimpleNamespace(id="seller-a", gln="0200000000011"),
+            SimpleNamespace(id="fwd", gln=None),
+        ],
         hubs=[SimpleNamespace(id="CNSZX", country="CN")],
-        lanes=[SimpleNamespace(id="SZX-DE", origin_hub="CNSZX", dest_country="DE",
-                               carrier="fwd")])
-    ctx = SimpleNamespace(engine=engine, world=world, order_ids=[1, 2, 3], progress=None,
-                          facts={})
+        lanes=[SimpleNamespace(id="SZX-DE", origin_hub="CNSZX", dest_country="DE", carrier="fwd")],
+    )
+    ctx = SimpleNamespace(engine=engine, world=world, order_ids=[1, 2, 3], progress=None, facts={})
     # a planner-like step already bagged order 2's parcel
     with UnitOfWork(engine) as uow:
-        svc.register_objects(uow, [
-            svc.ObjectSpec(sscc_link(parcel_sscc(2)), sscc=parcel_sscc(2)),
-            svc.ObjectSpec(sscc_link(PLANNER_BAG), kind="bag", participants=("fwd",))])
-        svc.capture(uow, capture_frame([{
-            "object_key": sscc_link(PLANNER_BAG), "step": "consolidated",
-            "event_time": datetime(2026, 11, 21, tzinfo=UTC), "tz_offset": "+00:00",
-            "party_id": "fwd", "children": [sscc_link(parcel_sscc(2))]}]))
+        svc.register_objects(
+            uow,
+            [
+                svc.ObjectSpec(sscc_link(parcel_sscc(2)), sscc=parcel_sscc(2)),
+                svc.ObjectSpec(sscc_link(PLANNER_BAG), kind="bag", participants=("fwd",)),
+            ],
+        )
+        svc.capture(
+            uow,
+            capture_frame(
+                [
+                    {
+                        "object_key": sscc_link(PLANNER_BAG),
+                        "step": "consolidated",
+                        "event_time": datetime(2026, 11, 21, tzinfo=UTC),
+                        "tz_offset": "+00:00",
+                        "party_id": "fwd",
+                        "children": [sscc_link(parcel_sscc(2))],
+                    }
+                ]
+            ),
+        )
         uow.commit()
     section = step_trace(ctx)  # type: ignore[arg-type]
     assert section.summary["verified"] is True
@@ -63,11 +79,18 @@ def test_demo_step_traces_orders_and_verifies(engine: Engine) -> None:
     with UnitOfWork(engine) as uow:
         seen = svc.show(uow, Viewer.buyer(tracking_no(1), "10115"), tracking_no(1))
         assert [c["status"] for c in seen.checkpoints] == [
-            "Order placed", "Packed", "Consolidated at hub", "Departed"]
+            "Order placed",
+            "Packed",
+            "Consolidated at hub",
+            "Departed",
+        ]
         assert seen.checkpoints[1]["location"] == "https://id.gs1.org/414/0200000000011"
         planned = svc.show(uow, Viewer.party("seller-a"), sscc_link(parcel_sscc(2)))
         assert [c["status"] for c in planned.checkpoints] == [
-            "Order placed", "Packed", "Consolidated at hub"]
+            "Order placed",
+            "Packed",
+            "Consolidated at hub",
+        ]
         other = svc.show(uow, Viewer.party("market"), tracking_no(3))
         assert len(other.checkpoints) == 2  # no lane to the US in this world: not consolidated
     assert parcel_sscc(1) != bag_sscc(1)

@@ -45,7 +45,8 @@ def test_official_example_imports(sqlite_engine: Engine, path: Path) -> None:
 
 
 def test_all_examples_into_one_store_then_export_reimports_elsewhere(
-        engine: Engine, tmp_path: Path, sqlite_template: Path) -> None:
+    engine: Engine, tmp_path: Path, sqlite_template: Path
+) -> None:
     ids: set[str] = set()
     with UnitOfWork(engine) as uow:
         for path in _examples():
@@ -57,6 +58,7 @@ def test_all_examples_into_one_store_then_export_reimports_elsewhere(
     import shutil
 
     from xborder.store.engine import make_engine
+
     fresh_path = tmp_path / "fresh.db"
     shutil.copy(sqlite_template, fresh_path)
     fresh = make_engine(f"sqlite:///{fresh_path}")
@@ -88,15 +90,19 @@ def _break(doc: dict[str, Any], how: str) -> dict[str, Any]:
     return bad
 
 
-@pytest.mark.parametrize(("how", "path"), [
-    ("time", "$.epcisBody.eventList[1].eventTime"),
-    ("epc", "$.epcisBody.eventList[1].epcList[0]"),
-    ("bizstep", "$.epcisBody.eventList[1].bizStep"),
-    ("field", "$.epcisBody.eventList[1]"),
-    ("aggregation-parent", "$.epcisBody.eventList[1].parentID"),
-])
-def test_invalid_document_rejected_with_path_and_nothing_stored(engine: Engine, how: str,
-                                                                path: str) -> None:
+@pytest.mark.parametrize(
+    ("how", "path"),
+    [
+        ("time", "$.epcisBody.eventList[1].eventTime"),
+        ("epc", "$.epcisBody.eventList[1].epcList[0]"),
+        ("bizstep", "$.epcisBody.eventList[1].bizStep"),
+        ("field", "$.epcisBody.eventList[1]"),
+        ("aggregation-parent", "$.epcisBody.eventList[1].parentID"),
+    ],
+)
+def test_invalid_document_rejected_with_path_and_nothing_stored(
+    engine: Engine, how: str, path: str
+) -> None:
     with UnitOfWork(engine) as uow, pytest.raises(InvalidValue) as err:
         svc.import_document(uow, json.dumps(_break(_valid(), how)), "importer")
     assert err.value.field.startswith(path), err.value
@@ -118,7 +124,8 @@ def test_import_needs_a_valid_party(sqlite_engine: Engine) -> None:
 
 
 def test_import_does_not_make_the_importer_a_participant_of_known_parcels(
-        sqlite_engine: Engine) -> None:
+    sqlite_engine: Engine,
+) -> None:
     with UnitOfWork(sqlite_engine) as uow:
         svc.import_document(uow, json.dumps(_valid()), "owner")
         uow.commit()

@@ -40,29 +40,42 @@ def test_clean_ledger_verifies(ledger: Engine) -> None:
 
 
 def _ids(conn: Connection, key: str) -> list[int]:
-    return list(conn.execute(text(
-        "SELECT e.id FROM trace_events e JOIN trace_objects o ON o.id = e.object_id "
-        "WHERE o.key = :k ORDER BY e.seq"), {"k": key}).scalars())
+    return list(
+        conn.execute(
+            text(
+                "SELECT e.id FROM trace_events e JOIN trace_objects o ON o.id = e.object_id "
+                "WHERE o.key = :k ORDER BY e.seq"
+            ),
+            {"k": key},
+        ).scalars()
+    )
 
 
 def _edit(conn: Connection) -> None:
     eid = _ids(conn, P1)[1]
-    conn.execute(text("UPDATE trace_events SET document = replace(document, 'WH1', 'WH9') "
-                      "WHERE id = :i"), {"i": eid})
+    conn.execute(
+        text("UPDATE trace_events SET document = replace(document, 'WH1', 'WH9') WHERE id = :i"),
+        {"i": eid},
+    )
 
 
 def _edit_and_rechain(conn: Connection) -> None:
     """A careful forger also recomputes the object's chain after the edit."""
     ids = _ids(conn, P1)
-    rows = conn.execute(text("SELECT id, prev, document FROM trace_events WHERE id IN :ids "
-                             "ORDER BY seq").bindparams(
-        __import__("sqlalchemy").bindparam("ids", expanding=True)), {"ids": ids}).all()
+    rows = conn.execute(
+        text(
+            "SELECT id, prev, document FROM trace_events WHERE id IN :ids ORDER BY seq"
+        ).bindparams(__import__("sqlalchemy").bindparam("ids", expanding=True)),
+        {"ids": ids},
+    ).all()
     prev = bytes(rows[0].prev)
     for row in rows:
         doc = row.document.replace("WH1", "WH9")
         link = chains.link(prev, doc.encode())
-        conn.execute(text("UPDATE trace_events SET prev = :p, chain = :c, document = :d "
-                          "WHERE id = :i"), {"p": prev, "c": link, "d": doc, "i": row.id})
+        conn.execute(
+            text("UPDATE trace_events SET prev = :p, chain = :c, document = :d WHERE id = :i"),
+            {"p": prev, "c": link, "d": doc, "i": row.id},
+        )
         prev = link
 
 
@@ -77,40 +90,62 @@ def _delete_last(conn: Connection) -> None:
 def _swap(conn: Connection) -> None:
     a, b = _ids(conn, BAG)[:2]
     conn.execute(text("UPDATE trace_events SET seq = -seq WHERE id IN (:a, :b)"), {"a": a, "b": b})
-    conn.execute(text("UPDATE trace_events SET seq = CASE WHEN id = :a THEN 2 ELSE 1 END "
-                      "WHERE id IN (:a, :b)"), {"a": a, "b": b})
+    conn.execute(
+        text(
+            "UPDATE trace_events SET seq = CASE WHEN id = :a THEN 2 ELSE 1 END WHERE id IN (:a, :b)"
+        ),
+        {"a": a, "b": b},
+    )
 
 
 def _insert(conn: Connection) -> None:
     last = conn.execute(text("SELECT * FROM trace_events ORDER BY id DESC LIMIT 1")).one()
     row = dict(last._mapping)
-    row.update(id=row["id"] + 1, seq=row["seq"] + 1, prev=row["chain"],
-               chain=chains.link(bytes(row["chain"]), row["document"].encode()))
+    row.update(
+        id=row["id"] + 1,
+        seq=row["seq"] + 1,
+        prev=row["chain"],
+        chain=chains.link(bytes(row["chain"]), row["document"].encode()),
+    )
     cols = ", ".join(row)
-    conn.execute(text(f"INSERT INTO trace_events ({cols}) VALUES "
-                      f"({', '.join(':' + c for c in row)})"), row)
+    conn.execute(
+        text(f"INSERT INTO trace_events ({cols}) VALUES ({', '.join(':' + c for c in row)})"), row
+    )
 
 
 def _forge(conn: Connection) -> None:
     b = conn.execute(text("SELECT * FROM trace_batches ORDER BY id LIMIT 1")).one()
-    message = chains.batch_message(b.id, b.party_id, bytes(b.prev_root), bytes(b.root),
-                                   b.event_count, b.first_event_id, b.last_event_id)
+    message = chains.batch_message(
+        b.id,
+        b.party_id,
+        bytes(b.prev_root),
+        bytes(b.root),
+        b.event_count,
+        b.first_event_id,
+        b.last_event_id,
+    )
     forged = Ed25519PrivateKey.generate().sign(message)
-    conn.execute(text("UPDATE trace_batches SET signature = :s WHERE id = :i"),
-                 {"s": forged, "i": b.id})
+    conn.execute(
+        text("UPDATE trace_batches SET signature = :s WHERE id = :i"), {"s": forged, "i": b.id}
+    )
 
 
-@pytest.mark.parametrize(("tamper", "expect"), [
-    (_edit, "edited"),
-    (_edit_and_rechain, "Merkle root"),
-    (_delete, "chain broken"),
-    (_delete_last, "deleted"),
-    (_swap, "chain broken"),
-    (_insert, "deleted or inserted"),
-    (_forge, "signature"),
-], ids=["edit", "edit+rechain", "delete", "delete-last", "swap", "insert", "forged-signature"])
-def test_tampering_is_detected(ledger: Engine, tamper: Callable[[Connection], None],
-                               expect: str) -> None:
+@pytest.mark.parametrize(
+    ("tamper", "expect"),
+    [
+        (_edit, "edited"),
+        (_edit_and_rechain, "Merkle root"),
+        (_delete, "chain broken"),
+        (_delete_last, "deleted"),
+        (_swap, "chain broken"),
+        (_insert, "deleted or inserted"),
+        (_forge, "signature"),
+    ],
+    ids=["edit", "edit+rechain", "delete", "delete-last", "swap", "insert", "forged-signature"],
+)
+def test_tampering_is_detected(
+    ledger: Engine, tamper: Callable[[Connection], None], expect: str
+) -> None:
     _tamper(ledger, tamper)
     for deep in (False, True):
         report = _verify(ledger, deep=deep)
@@ -174,15 +209,28 @@ def test_query_parameters(ledger: Engine) -> None:
         assert len(svc.query(uow, op, {"EQ_readPoint": "https://xborder.dev/loc/hub/CNSZX"})) == 2
         assert len(svc.query(uow, op, {"MATCH_epc": P2})) == 3  # order, packed, bag ADD
         assert len(svc.query(uow, op, {"MATCH_parentID": BAG})) == 1
-        assert len(svc.query(uow, op, {"GE_eventTime": "2026-11-20T13:00:00Z",
-                                        "LT_eventTime": "2026-11-21T00:00:00Z"})) == 2
+        assert (
+            len(
+                svc.query(
+                    uow,
+                    op,
+                    {
+                        "GE_eventTime": "2026-11-20T13:00:00Z",
+                        "LT_eventTime": "2026-11-21T00:00:00Z",
+                    },
+                )
+            )
+            == 2
+        )
         assert svc.query(uow, op, {"EQ_bizLocation": "https://xborder.dev/loc/x"}) == []
         with pytest.raises(InvalidValue) as err:
             svc.query(uow, op, {"EQ_whatever": "x"})
         assert err.value.field == "EQ_whatever"
-        for bad, field in (({"GE_eventTime": "yesterday"}, "GE_eventTime"),
-                           ({"EQ_bizStep": "teleporting"}, "EQ_bizStep"),
-                           ({"MATCH_epc": "not a uri"}, "MATCH_epc")):
+        for bad, field in (
+            ({"GE_eventTime": "yesterday"}, "GE_eventTime"),
+            ({"EQ_bizStep": "teleporting"}, "EQ_bizStep"),
+            ({"MATCH_epc": "not a uri"}, "MATCH_epc"),
+        ):
             with pytest.raises(InvalidValue) as err:
                 svc.query(uow, op, bad)
             assert err.value.field == field
@@ -208,21 +256,32 @@ def test_export_validates_and_reimports_with_same_ids(ledger: Engine) -> None:
 
 
 def test_resigning_with_a_replaced_public_key_is_caught_by_the_key_files(
-        ledger: Engine, keys_dir: Path) -> None:
+    ledger: Engine, keys_dir: Path
+) -> None:
     """Someone with write access to the database but not to the key directory swaps fwd's
     public key and re-signs fwd's batches: the signatures verify, the key file does not match."""
     attacker = Ed25519PrivateKey.generate()
     public = attacker.public_key().public_bytes_raw()
     kid = key_id(public)
     with ledger.begin() as conn:
-        conn.execute(text("UPDATE trace_party_keys SET public_key = :p, key_id = :k "
-                          "WHERE party_id = 'fwd'"), {"p": public, "k": kid})
+        conn.execute(
+            text("UPDATE trace_party_keys SET public_key = :p, key_id = :k WHERE party_id = 'fwd'"),
+            {"p": public, "k": kid},
+        )
         for b in conn.execute(text("SELECT * FROM trace_batches WHERE party_id = 'fwd'")).all():
-            message = chains.batch_message(b.id, b.party_id, bytes(b.prev_root), bytes(b.root),
-                                           b.event_count, b.first_event_id, b.last_event_id)
-            conn.execute(text("UPDATE trace_batches SET signature = :s, key_id = :k "
-                              "WHERE id = :i"), {"s": attacker.sign(message), "k": kid,
-                                                 "i": b.id})
+            message = chains.batch_message(
+                b.id,
+                b.party_id,
+                bytes(b.prev_root),
+                bytes(b.root),
+                b.event_count,
+                b.first_event_id,
+                b.last_event_id,
+            )
+            conn.execute(
+                text("UPDATE trace_batches SET signature = :s, key_id = :k WHERE id = :i"),
+                {"s": attacker.sign(message), "k": kid, "i": b.id},
+            )
     assert _verify(ledger).ok  # the database alone is consistent again
     with UnitOfWork(ledger) as uow:
         report = svc.verify(uow, keys=KeyStore(keys_dir))

@@ -22,12 +22,13 @@ from xborder.trace.visibility import Viewer
 SELLERS = ("shop-a", "shop-b", "shop-c")
 
 
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(owners=st.lists(st.sampled_from(SELLERS), min_size=1, max_size=12),
-       bag_of=st.data())
-def test_party_export_is_confined(sqlite_template: Path, owners: list[str],
-                                  bag_of: st.DataObject) -> None:
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(owners=st.lists(st.sampled_from(SELLERS), min_size=1, max_size=12), bag_of=st.data())
+def test_party_export_is_confined(
+    sqlite_template: Path, owners: list[str], bag_of: st.DataObject
+) -> None:
     bags = [bag_of.draw(st.integers(0, 2)) for _ in owners]
     folder = Path(tempfile.mkdtemp())
     shutil.copy(sqlite_template, folder / "s.db")
@@ -37,19 +38,35 @@ def test_party_export_is_confined(sqlite_template: Path, owners: list[str],
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     rows = []
     for i, (owner, key) in enumerate(zip(owners, parcel, strict=True)):
-        rows.append({"object_key": key, "step": "order_placed", "event_time": t0,
-                     "tz_offset": "+00:00", "party_id": owner,
-                     "transactions": [{"type": BTT_ORDER, "id": f"https://x.dev/o/{i}"}]})
+        rows.append(
+            {
+                "object_key": key,
+                "step": "order_placed",
+                "event_time": t0,
+                "tz_offset": "+00:00",
+                "party_id": owner,
+                "transactions": [{"type": BTT_ORDER, "id": f"https://x.dev/o/{i}"}],
+            }
+        )
     for b, key in enumerate(bag_key):
         kids = [p for p, bb in zip(parcel, bags, strict=True) if bb == b]
         if kids:
-            rows.append({"object_key": key, "step": "consolidated",
-                         "event_time": t0 + timedelta(hours=1), "tz_offset": "+00:00",
-                         "party_id": "fwd", "children": kids})
+            rows.append(
+                {
+                    "object_key": key,
+                    "step": "consolidated",
+                    "event_time": t0 + timedelta(hours=1),
+                    "tz_offset": "+00:00",
+                    "party_id": "fwd",
+                    "children": kids,
+                }
+            )
     with UnitOfWork(engine) as uow:
-        svc.register_objects(uow, [svc.ObjectSpec(k, participants=(o,))
-                                   for k, o in zip(parcel, owners, strict=True)]
-                             + [svc.ObjectSpec(k, kind="bag") for k in bag_key])
+        svc.register_objects(
+            uow,
+            [svc.ObjectSpec(k, participants=(o,)) for k, o in zip(parcel, owners, strict=True)]
+            + [svc.ObjectSpec(k, kind="bag") for k in bag_key],
+        )
         svc.capture(uow, capture_frame(rows))
         uow.commit()
     with UnitOfWork(engine) as uow:

@@ -25,14 +25,18 @@ def _ready() -> None:
 
 
 def _store_error(exc: DBAPIError) -> NoReturn:
-    fail(f"the store cannot serve the ledger ({type(exc.orig).__name__}); run `xborder init` "
-         "to create or migrate it")
+    fail(
+        f"the store cannot serve the ledger ({type(exc.orig).__name__}); run `xborder init` "
+        "to create or migrate it"
+    )
+
 
 AS_PARTY = typer.Option(None, "--as-party", help="Read as this party (default: the operator).")
 
 
-def _viewer(party: str | None, tracking_no: str | None = None,
-            postcode: str | None = None) -> Viewer:
+def _viewer(
+    party: str | None, tracking_no: str | None = None, postcode: str | None = None
+) -> Viewer:
     if postcode is not None:
         if tracking_no is None:
             fail("--postcode needs a tracking number")
@@ -42,8 +46,12 @@ def _viewer(party: str | None, tracking_no: str | None = None,
 
 @app.command()
 def verify(
-    fast: bool = typer.Option(False, "--fast", help="Chains, roots and signatures only; skip "
-                              "recomputing each Event Hash ID from its document."),
+    fast: bool = typer.Option(
+        False,
+        "--fast",
+        help="Chains, roots and signatures only; skip "
+        "recomputing each Event Hash ID from its document.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Recompute hashes, chains, Merkle roots and signatures; exit 1 at the first break."""
@@ -54,14 +62,29 @@ def verify(
         fail(str(exc))
     except DBAPIError as exc:
         _store_error(exc)
-    summary = {"events": report.events, "batches": report.batches, "deep": report.deep,
-               "ok": report.ok, "breaks": len(report.breaks),
-               "seconds": round(report.seconds, 3)}
+    summary = {
+        "events": report.events,
+        "batches": report.batches,
+        "deep": report.deep,
+        "ok": report.ok,
+        "breaks": len(report.breaks),
+        "seconds": round(report.seconds, 3),
+    }
     if as_json:
-        emit_json({**summary, "first_break": None if report.first is None else {
-            "reason": report.first.reason, "event_id": report.first.event_id,
-            "batch_id": report.first.batch_id, "object": report.first.object_key,
-            "event_hash_id": report.first.event_hash_id}})
+        emit_json(
+            {
+                **summary,
+                "first_break": None
+                if report.first is None
+                else {
+                    "reason": report.first.reason,
+                    "event_id": report.first.event_id,
+                    "batch_id": report.first.batch_id,
+                    "object": report.first.object_key,
+                    "event_hash_id": report.first.event_hash_id,
+                },
+            }
+        )
     else:
         console.print(table([summary], "Ledger verification"))
         if report.first is not None:
@@ -110,8 +133,12 @@ def import_(
         fail(f"{file}: {exc}")
     except DBAPIError as exc:
         _store_error(exc)
-    summary = {"file": str(file), "events": report.events, "stored": report.stored,
-               "already_stored": report.duplicates}
+    summary = {
+        "file": str(file),
+        "events": report.events,
+        "stored": report.stored,
+        "already_stored": report.duplicates,
+    }
     if as_json:
         emit_json({**summary, "event_hash_ids": report.hash_ids})
     else:
@@ -158,11 +185,20 @@ def query(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """EPCIS query parameters over the events you may see (values OR-ed within a parameter)."""
-    params: dict[str, Any] = {k: v for k, v in {
-        "MATCH_epc": match_epc, "MATCH_parentID": match_parent, "EQ_bizStep": eq_biz_step,
-        "EQ_disposition": eq_disposition, "EQ_bizLocation": eq_biz_location,
-        "EQ_readPoint": eq_read_point, "GE_eventTime": ge_time, "LT_eventTime": lt_time,
-    }.items() if v}
+    params: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "MATCH_epc": match_epc,
+            "MATCH_parentID": match_parent,
+            "EQ_bizStep": eq_biz_step,
+            "EQ_disposition": eq_disposition,
+            "EQ_bizLocation": eq_biz_location,
+            "EQ_readPoint": eq_read_point,
+            "GE_eventTime": ge_time,
+            "LT_eventTime": lt_time,
+        }.items()
+        if v
+    }
     try:
         with UnitOfWork(engine()) as uow:
             events = svc.query(uow, _viewer(party), params, limit=limit)
@@ -173,18 +209,31 @@ def query(
     if as_json:
         typer.echo(dumps(events))
         return
-    console.print(table([{
-        "eventTime": e.get("eventTime"), "type": e.get("type"), "action": e.get("action"),
-        "bizStep": e.get("bizStep"), "disposition": e.get("disposition"),
-        "what": e.get("parentID") or ", ".join((e.get("epcList") or [])[:2]),
-        "eventID": e.get("eventID")} for e in events], f"{len(events)} events"))
+    console.print(
+        table(
+            [
+                {
+                    "eventTime": e.get("eventTime"),
+                    "type": e.get("type"),
+                    "action": e.get("action"),
+                    "bizStep": e.get("bizStep"),
+                    "disposition": e.get("disposition"),
+                    "what": e.get("parentID") or ", ".join((e.get("epcList") or [])[:2]),
+                    "eventID": e.get("eventID"),
+                }
+                for e in events
+            ],
+            f"{len(events)} events",
+        )
+    )
 
 
 @app.command()
 def show(
     tracking_no: str = typer.Argument(..., help="Tracking number (or SSCC Digital Link)."),
-    postcode: str | None = typer.Option(None, "--postcode", help="As the buyer: destination "
-                                        "postcode (public view)."),
+    postcode: str | None = typer.Option(
+        None, "--postcode", help="As the buyer: destination postcode (public view)."
+    ),
     party: str | None = AS_PARTY,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -196,14 +245,23 @@ def show(
         fail(str(exc))
     except DBAPIError as exc:
         _store_error(exc)
-    exceptions = [{"kind": f.kind.value, "custodian": f.custodian, "detail": f.detail}
-                  for f in timeline.exceptions]
+    exceptions = [
+        {"kind": f.kind.value, "custodian": f.custodian, "detail": f.detail}
+        for f in timeline.exceptions
+    ]
     if as_json:
-        emit_json({"tracking_no": timeline.tracking_no, "sscc": timeline.key,
-                   "status": timeline.status, "checkpoints": timeline.checkpoints,
-                   "exceptions": exceptions})
+        emit_json(
+            {
+                "tracking_no": timeline.tracking_no,
+                "sscc": timeline.key,
+                "status": timeline.status,
+                "checkpoints": timeline.checkpoints,
+                "exceptions": exceptions,
+            }
+        )
         return
-    console.print(table(timeline.checkpoints,
-                        f"{timeline.tracking_no or timeline.key}: {timeline.status}"))
+    console.print(
+        table(timeline.checkpoints, f"{timeline.tracking_no or timeline.key}: {timeline.status}")
+    )
     if exceptions:
         console.print(table(exceptions, "Exceptions"))

@@ -54,11 +54,18 @@ def _offset(country: str) -> str:
     return "+08:00" if country in ("CN", "HK", "SG", "MY") else "+00:00"
 
 
-def _event(key: str, step: str, at: datetime, tz: str, party: str,
-           **extra: Any) -> dict[str, Any]:
-    row = {"object_key": key, "step": step, "event_time": at, "tz_offset": tz,
-           "party_id": party, "read_point": None, "biz_location": None, "children": None,
-           "transactions": None}
+def _event(key: str, step: str, at: datetime, tz: str, party: str, **extra: Any) -> dict[str, Any]:
+    row = {
+        "object_key": key,
+        "step": step,
+        "event_time": at,
+        "tz_offset": tz,
+        "party_id": party,
+        "read_point": None,
+        "biz_location": None,
+        "children": None,
+        "transactions": None,
+    }
     row.update(extra)
     return row
 
@@ -68,30 +75,44 @@ def step_trace(ctx: DemoContext) -> DemoSection:
     from xborder.services.demo import DemoSection
 
     hub_country = {h.id: h.country for h in ctx.world.hubs}
-    lane_for = {(hub_country.get(lane.origin_hub), lane.dest_country): lane
-                for lane in ctx.world.lanes}
+    lane_for = {
+        (hub_country.get(lane.origin_hub), lane.dest_country): lane for lane in ctx.world.lanes
+    }
     lanes_by_id = {lane.id: lane for lane in ctx.world.lanes}
     # a party's site as a GLN location (the demo world's GLNs are in GS1's restricted range)
-    site = {p.id: f"https://id.gs1.org/414/{p.gln}"
-            for p in getattr(ctx.world, "parties", ()) if p.gln}
+    site = {
+        p.id: f"https://id.gs1.org/414/{p.gln}" for p in getattr(ctx.world, "parties", ()) if p.gln
+    }
     ids = sorted(ctx.order_ids)
     captured = bags = 0
     for start in range(0, len(ids), CHUNK):
-        part = ids[start:start + CHUNK]
+        part = ids[start : start + CHUNK]
         with UnitOfWork(ctx.engine) as uow:
             rows = uow.connection.execute(
-                select(orders.c.id, orders.c.seller_id, orders.c.platform_id,
-                       orders.c.placed_at, orders.c.consignee_postcode,
-                       orders.c.consignee_country, orders.c.origin_country)
-                .where(orders.c.id.in_(part))).all()
+                select(
+                    orders.c.id,
+                    orders.c.seller_id,
+                    orders.c.platform_id,
+                    orders.c.placed_at,
+                    orders.c.consignee_postcode,
+                    orders.c.consignee_country,
+                    orders.c.origin_country,
+                ).where(orders.c.id.in_(part))
+            ).all()
             specs = []
             for r in rows:
                 lane = lane_for.get((r.origin_country, r.consignee_country))
-                specs.append(svc.ObjectSpec(
-                    sscc_link(parcel_sscc(int(r.id))), tracking_no=tracking_no(int(r.id)),
-                    sscc=parcel_sscc(int(r.id)), destination_postcode=r.consignee_postcode,
-                    order_id=int(r.id), lane=lane.id if lane else None,
-                    participants=tuple(sorted({r.seller_id, r.platform_id or r.seller_id}))))
+                specs.append(
+                    svc.ObjectSpec(
+                        sscc_link(parcel_sscc(int(r.id))),
+                        tracking_no=tracking_no(int(r.id)),
+                        sscc=parcel_sscc(int(r.id)),
+                        destination_postcode=r.consignee_postcode,
+                        order_id=int(r.id),
+                        lane=lane.id if lane else None,
+                        participants=tuple(sorted({r.seller_id, r.platform_id or r.seller_id})),
+                    )
+                )
             object_ids = svc.register_objects(uow, specs)
             repo = svc.TraceRepository(uow.connection)
             traced = repo.heads(list(object_ids.values()))  # parcels with events already
@@ -104,14 +125,38 @@ def step_trace(ctx: DemoContext) -> DemoSection:
                 tz = _offset(r.origin_country)
                 if object_ids[key] not in traced:
                     platform = r.platform_id or r.seller_id
-                    events.append(_event(key, "order_placed", placed, tz, platform, transactions=[
-                        {"type": BTT_ORDER, "id": f"https://xborder.dev/tx/order/{int(r.id)}"}]))
+                    events.append(
+                        _event(
+                            key,
+                            "order_placed",
+                            placed,
+                            tz,
+                            platform,
+                            transactions=[
+                                {
+                                    "type": BTT_ORDER,
+                                    "id": f"https://xborder.dev/tx/order/{int(r.id)}",
+                                }
+                            ],
+                        )
+                    )
                     packed = placed + timedelta(hours=4)
                     if object_ids[key] in bagged:  # packed before the planner bagged it
-                        packed = min(packed, datetime.fromtimestamp(
-                            bagged[object_ids[key]] / 1000, UTC) - timedelta(minutes=30))
-                    events.append(_event(key, "picked_packed", max(packed, placed), tz,
-                                         r.seller_id, biz_location=site.get(r.seller_id)))
+                        packed = min(
+                            packed,
+                            datetime.fromtimestamp(bagged[object_ids[key]] / 1000, UTC)
+                            - timedelta(minutes=30),
+                        )
+                    events.append(
+                        _event(
+                            key,
+                            "picked_packed",
+                            max(packed, placed),
+                            tz,
+                            r.seller_id,
+                            biz_location=site.get(r.seller_id),
+                        )
+                    )
                 lane = lane_for.get((r.origin_country, r.consignee_country))
                 if lane is not None and object_ids[key] not in bagged:
                     by_lane.setdefault(lane.id, []).append((int(r.id), key, placed))
@@ -121,17 +166,40 @@ def step_trace(ctx: DemoContext) -> DemoSection:
                 hub = f"https://xborder.dev/loc/hub/{lane.origin_hub}"
                 tz = _offset(hub_country.get(lane.origin_hub, ""))
                 for i in range(0, len(parcels), BAG_SIZE):
-                    group = parcels[i:i + BAG_SIZE]
+                    group = parcels[i : i + BAG_SIZE]
                     bag = bag_sscc(group[0][0])  # unique: a parcel is bagged once
-                    bag_specs.append(svc.ObjectSpec(sscc_link(bag), kind="bag", sscc=bag,
-                                                    lane=lane.id, participants=(lane.carrier,)))
+                    bag_specs.append(
+                        svc.ObjectSpec(
+                            sscc_link(bag),
+                            kind="bag",
+                            sscc=bag,
+                            lane=lane.id,
+                            participants=(lane.carrier,),
+                        )
+                    )
                     closed = max(t for _, _, t in group) + timedelta(hours=10)
-                    events.append(_event(sscc_link(bag), "consolidated", closed, tz,
-                                         lane.carrier, read_point=hub,
-                                         biz_location=site.get(lane.carrier),
-                                         children=[k for _, k, _ in group]))
-                    events.append(_event(sscc_link(bag), "departed", closed + timedelta(hours=4),
-                                         tz, lane.carrier, read_point=hub))
+                    events.append(
+                        _event(
+                            sscc_link(bag),
+                            "consolidated",
+                            closed,
+                            tz,
+                            lane.carrier,
+                            read_point=hub,
+                            biz_location=site.get(lane.carrier),
+                            children=[k for _, k, _ in group],
+                        )
+                    )
+                    events.append(
+                        _event(
+                            sscc_link(bag),
+                            "departed",
+                            closed + timedelta(hours=4),
+                            tz,
+                            lane.carrier,
+                            read_point=hub,
+                        )
+                    )
                     bags += 1
             if events:
                 svc.register_objects(uow, bag_specs)
@@ -142,9 +210,15 @@ def step_trace(ctx: DemoContext) -> DemoSection:
     with UnitOfWork(ctx.engine) as uow:
         verified = svc.verify(uow, deep=True)
     ctx.facts["trace_verified"] = verified.ok
-    return DemoSection("Traceability ledger", {
-        "events_captured": captured, "parcels": len(ids), "bags_made_here": bags,
-        "ledger_events": verified.events, "signed_batches": verified.batches,
-        "verified": verified.ok,
-        "first_break": str(verified.first) if verified.first else None,
-    })
+    return DemoSection(
+        "Traceability ledger",
+        {
+            "events_captured": captured,
+            "parcels": len(ids),
+            "bags_made_here": bags,
+            "ledger_events": verified.events,
+            "signed_batches": verified.batches,
+            "verified": verified.ok,
+            "first_break": str(verified.first) if verified.first else None,
+        },
+    )

@@ -22,9 +22,24 @@ from xborder.store.schema_trace import (
     trace_party_keys,
 )
 
-EVENT_COLUMNS = ("id", "object_id", "seq", "batch_id", "party_id", "event_type", "action",
-                 "biz_step", "disposition", "read_point", "biz_location", "event_time_ms", "hash",
-                 "prev", "chain", "document")
+EVENT_COLUMNS = (
+    "id",
+    "object_id",
+    "seq",
+    "batch_id",
+    "party_id",
+    "event_type",
+    "action",
+    "biz_step",
+    "disposition",
+    "read_point",
+    "biz_location",
+    "event_time_ms",
+    "hash",
+    "prev",
+    "chain",
+    "document",
+)
 _CHUNK = 20_000
 
 
@@ -35,7 +50,7 @@ def _row_type(columns: tuple[str, ...]) -> Any:
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 class TraceRepository:
@@ -48,8 +63,9 @@ class TraceRepository:
         # the driver's own cursor: bulk paths skip SQLAlchemy's per-parameter compilation
         return self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
-    def _select_in(self, sql: str, values: Sequence[Any],
-                   before: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _select_in(
+        self, sql: str, values: Sequence[Any], before: tuple[Any, ...] = ()
+    ) -> list[tuple[Any, ...]]:
         """Run ``sql`` whose ``{in_}`` stands for "column IN values", chunked, via the driver;
         ``before`` are the parameters of placeholders that come before it."""
         out: list[tuple[Any, ...]] = []
@@ -94,20 +110,33 @@ class TraceRepository:
         return {k: int(i) for k, i in rows}
 
     def insert_objects(self, rows: Sequence[dict[str, Any]]) -> None:
-        cols = ("id", "key", "kind", "tracking_no", "sscc", "destination_postcode", "order_id",
-                "lane", "created_ms")
+        cols = (
+            "id",
+            "key",
+            "kind",
+            "tracking_no",
+            "sscc",
+            "destination_postcode",
+            "order_id",
+            "lane",
+            "created_ms",
+        )
         marks = ", ".join("?" for _ in cols)
-        self._executemany(f"INSERT INTO trace_objects ({', '.join(cols)}) VALUES ({marks})",
-                          [tuple(r[c] for c in cols) for r in rows])
+        self._executemany(
+            f"INSERT INTO trace_objects ({', '.join(cols)}) VALUES ({marks})",
+            [tuple(r[c] for c in cols) for r in rows],
+        )
 
     def object_by_tracking(self, tracking_no: str) -> dict[str, Any] | None:
         row = self.connection.execute(
-            select(trace_objects).where(trace_objects.c.tracking_no == tracking_no)).first()
+            select(trace_objects).where(trace_objects.c.tracking_no == tracking_no)
+        ).first()
         return dict(row._mapping) if row else None
 
     def object_by_key(self, key: str) -> dict[str, Any] | None:
         row = self.connection.execute(
-            select(trace_objects).where(trace_objects.c.key == key)).first()
+            select(trace_objects).where(trace_objects.c.key == key)
+        ).first()
         return dict(row._mapping) if row else None
 
     def objects(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -125,28 +154,34 @@ class TraceRepository:
             by_party.setdefault(party, []).append(oid)
         new: list[tuple[int, str]] = []
         for party, oids in by_party.items():
-            sql = (f"SELECT object_id FROM trace_participants WHERE party_id = {self.mark} "
-                   "AND object_id {in_}")
+            sql = (
+                f"SELECT object_id FROM trace_participants WHERE party_id = {self.mark} "
+                "AND object_id {in_}"
+            )
             have = {int(o) for (o,) in self._select_in(sql, sorted(set(oids)), (party,))}
             new.extend((o, party) for o in sorted(set(oids) - have))
         if new:
-            self._executemany("INSERT INTO trace_participants (object_id, party_id) VALUES (?, ?)",
-                              new)
+            self._executemany(
+                "INSERT INTO trace_participants (object_id, party_id) VALUES (?, ?)", new
+            )
 
     def participants(self, object_id: int) -> set[str]:
         declared = self.connection.execute(
-            select(trace_participants.c.party_id).where(
-                trace_participants.c.object_id == object_id)).scalars()
+            select(trace_participants.c.party_id).where(trace_participants.c.object_id == object_id)
+        ).scalars()
         captured = self.connection.execute(
-            select(trace_events.c.party_id).where(trace_events.c.object_id == object_id)
-            .distinct()).scalars()
+            select(trace_events.c.party_id).where(trace_events.c.object_id == object_id).distinct()
+        ).scalars()
         return set(declared) | set(captured)
 
     def containers_of(self, member_id: int) -> list[tuple[int, int, int | None]]:
         rows = self.connection.execute(
-            select(trace_memberships.c.container_id, trace_memberships.c.added_event_id,
-                   trace_memberships.c.removed_event_id)
-            .where(trace_memberships.c.member_id == member_id))
+            select(
+                trace_memberships.c.container_id,
+                trace_memberships.c.added_event_id,
+                trace_memberships.c.removed_event_id,
+            ).where(trace_memberships.c.member_id == member_id)
+        )
         return [(int(c), int(a), None if r is None else int(r)) for c, a, r in rows]
 
     def first_contained(self, member_ids: Sequence[int]) -> dict[int, int]:
@@ -154,27 +189,36 @@ class TraceRepository:
         rows = self._select_in(
             "SELECT m.member_id, MIN(e.event_time_ms) FROM trace_memberships m "
             "JOIN trace_events e ON e.id = m.added_event_id "
-            "WHERE m.member_id {in_} GROUP BY m.member_id", sorted(set(member_ids)))
+            "WHERE m.member_id {in_} GROUP BY m.member_id",
+            sorted(set(member_ids)),
+        )
         return {int(m): int(t) for m, t in rows}
 
     def members_of(self, container_id: int) -> list[int]:
         rows = self.connection.execute(
-            select(trace_memberships.c.member_id)
-            .where(trace_memberships.c.container_id == container_id,
-                   trace_memberships.c.removed_event_id.is_(None)))
+            select(trace_memberships.c.member_id).where(
+                trace_memberships.c.container_id == container_id,
+                trace_memberships.c.removed_event_id.is_(None),
+            )
+        )
         return [int(m) for (m,) in rows]
 
     def add_memberships(self, rows: Sequence[tuple[int, int, int]]) -> None:
         """(container, member, added event) rows."""
-        self._executemany("INSERT INTO trace_memberships (container_id, member_id, "
-                          "added_event_id) VALUES (?, ?, ?)", rows)
+        self._executemany(
+            "INSERT INTO trace_memberships (container_id, member_id, "
+            "added_event_id) VALUES (?, ?, ?)",
+            rows,
+        )
 
-    def close_memberships(self, container_id: int, event_id: int,
-                          members: Sequence[int] | None) -> None:
+    def close_memberships(
+        self, container_id: int, event_id: int, members: Sequence[int] | None
+    ) -> None:
         """Mark members as taken out of a container (not a ledger row: derived bookkeeping)."""
         stmt = trace_memberships.update().where(
             trace_memberships.c.container_id == container_id,
-            trace_memberships.c.removed_event_id.is_(None))
+            trace_memberships.c.removed_event_id.is_(None),
+        )
         if members is not None:
             stmt = stmt.where(trace_memberships.c.member_id.in_(list(members)))
         self.connection.execute(stmt.values(removed_event_id=event_id))
@@ -186,13 +230,18 @@ class TraceRepository:
             "SELECT e.object_id, e.seq, e.chain FROM trace_events e JOIN ("
             " SELECT object_id, MAX(seq) AS seq FROM trace_events"
             " WHERE object_id {in_} GROUP BY object_id) m"
-            " ON e.object_id = m.object_id AND e.seq = m.seq", sorted(set(object_ids)))
+            " ON e.object_id = m.object_id AND e.seq = m.seq",
+            sorted(set(object_ids)),
+        )
         return {int(o): (int(s), bytes(c)) for o, s, c in rows}
 
     def last_root(self, party_id: str) -> bytes | None:
         row = self.connection.execute(
-            select(trace_batches.c.root).where(trace_batches.c.party_id == party_id)
-            .order_by(trace_batches.c.id.desc()).limit(1)).first()
+            select(trace_batches.c.root)
+            .where(trace_batches.c.party_id == party_id)
+            .order_by(trace_batches.c.id.desc())
+            .limit(1)
+        ).first()
         return bytes(row[0]) if row else None
 
     # -- appends -------------------------------------------------------------------------------
@@ -211,7 +260,8 @@ class TraceRepository:
             else:
                 marks = ", ".join("?" for _ in EVENT_COLUMNS)
                 cursor.executemany(
-                    f"INSERT INTO trace_events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})", rows)
+                    f"INSERT INTO trace_events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})", rows
+                )
         finally:
             cursor.close()
 
@@ -220,17 +270,31 @@ class TraceRepository:
 
     def add_key(self, party_id: str, key_id: str, public: bytes, now_ms: int) -> None:
         exists = self.connection.execute(
-            select(trace_party_keys.c.key_id).where(trace_party_keys.c.party_id == party_id,
-                                                    trace_party_keys.c.key_id == key_id)).first()
+            select(trace_party_keys.c.key_id).where(
+                trace_party_keys.c.party_id == party_id, trace_party_keys.c.key_id == key_id
+            )
+        ).first()
         if exists is None:
-            self.connection.execute(trace_party_keys.insert(), [
-                {"party_id": party_id, "key_id": key_id, "public_key": public,
-                 "created_ms": now_ms}])
+            self.connection.execute(
+                trace_party_keys.insert(),
+                [
+                    {
+                        "party_id": party_id,
+                        "key_id": key_id,
+                        "public_key": public,
+                        "created_ms": now_ms,
+                    }
+                ],
+            )
 
     def public_keys(self) -> dict[tuple[str, str], bytes]:
-        rows = self.connection.execute(select(trace_party_keys.c.party_id,
-                                              trace_party_keys.c.key_id,
-                                              trace_party_keys.c.public_key))
+        rows = self.connection.execute(
+            select(
+                trace_party_keys.c.party_id,
+                trace_party_keys.c.key_id,
+                trace_party_keys.c.public_key,
+            )
+        )
         return {(p, k): bytes(pub) for p, k, pub in rows}
 
     # -- reads ---------------------------------------------------------------------------------
@@ -260,8 +324,9 @@ class TraceRepository:
 
     def events_of(self, object_ids: Sequence[int], columns: Sequence[str]) -> list[Any]:
         cols = ", ".join(f"e.{c}" for c in columns)
-        sql = text(f"SELECT {cols} FROM trace_events e WHERE e.object_id IN :ids"
-                   ).bindparams(bindparam("ids", expanding=True))
+        sql = text(f"SELECT {cols} FROM trace_events e WHERE e.object_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
         return list(self.connection.execute(sql, {"ids": list(object_ids)}))
 
     def history(self, object_id: int, columns: Sequence[str]) -> list[Any]:
@@ -269,11 +334,13 @@ class TraceRepository:
         unordered). The hot read path: one indexed statement on the driver's cursor."""
         cols = ", ".join(f"e.{c}" for c in columns)
         m = self.mark
-        sql = (f"SELECT {cols} FROM trace_events e WHERE e.object_id = {m} "
-               f"UNION ALL SELECT {cols} FROM trace_memberships ms "
-               "JOIN trace_events e ON e.object_id = ms.container_id "
-               f"WHERE ms.member_id = {m} AND e.id >= ms.added_event_id "
-               "AND (ms.removed_event_id IS NULL OR e.id <= ms.removed_event_id)")
+        sql = (
+            f"SELECT {cols} FROM trace_events e WHERE e.object_id = {m} "
+            f"UNION ALL SELECT {cols} FROM trace_memberships ms "
+            "JOIN trace_events e ON e.object_id = ms.container_id "
+            f"WHERE ms.member_id = {m} AND e.id >= ms.added_event_id "
+            "AND (ms.removed_event_id IS NULL OR e.id <= ms.removed_event_id)"
+        )
         row = _row_type(tuple(columns))
         cursor = self._raw()
         try:
@@ -282,8 +349,9 @@ class TraceRepository:
         finally:
             cursor.close()
 
-    def query(self, where: str, params: dict[str, Any], columns: Sequence[str],
-              limit: int | None = None) -> list[Any]:
+    def query(
+        self, where: str, params: dict[str, Any], columns: Sequence[str], limit: int | None = None
+    ) -> list[Any]:
         cols = ", ".join(f"e.{c}" for c in columns)
         sql = f"SELECT {cols} FROM trace_events e WHERE {where} ORDER BY e.id"
         if limit is not None:
@@ -295,5 +363,6 @@ class TraceRepository:
         return list(self.connection.execute(stmt, params))
 
     def count(self) -> int:
-        return int(self.connection.execute(select(func.count()).select_from(trace_events))
-                   .scalar() or 0)
+        return int(
+            self.connection.execute(select(func.count()).select_from(trace_events)).scalar() or 0
+        )

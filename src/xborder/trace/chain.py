@@ -40,8 +40,15 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
     return level[0]
 
 
-def batch_message(batch_id: int, party_id: str, prev_root: bytes, root: bytes, count: int,
-                  first_event: int, last_event: int) -> bytes:
+def batch_message(
+    batch_id: int,
+    party_id: str,
+    prev_root: bytes,
+    root: bytes,
+    count: int,
+    first_event: int,
+    last_event: int,
+) -> bytes:
     """The exact bytes a party signs for a batch."""
     head = f"xborder-trace-batch-v1|{batch_id}|{party_id}|{count}|{first_event}|{last_event}|"
     return head.encode("utf-8") + prev_root + root

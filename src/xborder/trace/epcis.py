@@ -67,13 +67,15 @@ def capture_frame(rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
 
 
 def _spec_frame() -> pl.DataFrame:
-    return pl.DataFrame({
-        "step": [s.step.value for s in LIFECYCLE.values()],
-        "event_type": [s.event_type.value for s in LIFECYCLE.values()],
-        "action": [s.action.value for s in LIFECYCLE.values()],
-        "biz_step": [s.biz_step for s in LIFECYCLE.values()],
-        "disposition": [s.disposition for s in LIFECYCLE.values()],
-    })
+    return pl.DataFrame(
+        {
+            "step": [s.step.value for s in LIFECYCLE.values()],
+            "event_type": [s.event_type.value for s in LIFECYCLE.values()],
+            "action": [s.action.value for s in LIFECYCLE.values()],
+            "biz_step": [s.biz_step for s in LIFECYCLE.values()],
+            "disposition": [s.disposition for s in LIFECYCLE.values()],
+        }
+    )
 
 
 def _check(frame: pl.DataFrame) -> None:
@@ -90,50 +92,71 @@ def _check(frame: pl.DataFrame) -> None:
         raise InvalidValue("step", "unknown lifecycle step", bad_step.item(0, "step"))
     bad_key = frame.filter(~pl.col("object_key").str.contains(SSCC_DL))
     if bad_key.height:
-        raise InvalidValue("object_key", "must be an SSCC Digital Link https://id.gs1.org/00/<18>",
-                           bad_key.item(0, "object_key"))
+        raise InvalidValue(
+            "object_key",
+            "must be an SSCC Digital Link https://id.gs1.org/00/<18>",
+            bad_key.item(0, "object_key"),
+        )
     kids = frame.select(pl.col("children").explode().drop_nulls())
     bad_kids = kids.filter(~pl.col("children").str.contains(SSCC_DL))
     if bad_kids.height:
         raise InvalidValue("children", "must be SSCC Digital Links", bad_kids.item(0, "children"))
-    adds = [s.step.value for s in LIFECYCLE.values()
-            if s.event_type == EventType.AGGREGATION and s.action.value == "ADD"]
-    no_kids = frame.filter(pl.col("step").is_in(adds) & (
-        pl.col("children").is_null() | (pl.col("children").list.len() == 0)))
+    adds = [
+        s.step.value
+        for s in LIFECYCLE.values()
+        if s.event_type == EventType.AGGREGATION and s.action.value == "ADD"
+    ]
+    no_kids = frame.filter(
+        pl.col("step").is_in(adds)
+        & (pl.col("children").is_null() | (pl.col("children").list.len() == 0))
+    )
     if no_kids.height:
-        raise InvalidValue("children", "an AggregationEvent ADD needs the parcels it packs",
-                           no_kids.item(0, "object_key"))
+        raise InvalidValue(
+            "children",
+            "an AggregationEvent ADD needs the parcels it packs",
+            no_kids.item(0, "object_key"),
+        )
     needs_tx = [s.step.value for s in LIFECYCLE.values() if s.event_type == EventType.TRANSACTION]
-    no_tx = frame.filter(pl.col("step").is_in(needs_tx) & (
-        pl.col("transactions").is_null() | (pl.col("transactions").list.len() == 0)))
+    no_tx = frame.filter(
+        pl.col("step").is_in(needs_tx)
+        & (pl.col("transactions").is_null() | (pl.col("transactions").list.len() == 0))
+    )
     if no_tx.height:
-        raise InvalidValue("transactions", "a TransactionEvent step needs at least one business "
-                           "transaction (e.g. the order)", no_tx.item(0, "step"))
+        raise InvalidValue(
+            "transactions",
+            "a TransactionEvent step needs at least one business transaction (e.g. the order)",
+            no_tx.item(0, "step"),
+        )
     bad_tz = frame.filter(~pl.col("tz_offset").str.contains(r"^[+-](0\d|1[0-4]):[0-5]\d$"))
     if bad_tz.height:
         raise InvalidValue("tz_offset", "must look like +08:00", bad_tz.item(0, "tz_offset"))
     tx = frame.select(pl.col("transactions").explode().struct.unnest()).drop_nulls("type")
-    for col, values in (("read_point", frame.get_column("read_point")),
-                        ("biz_location", frame.get_column("biz_location")),
-                        ("party_id", frame.get_column("party_id")),
-                        ("transactions.type", tx.get_column("type") if tx.height else None),
-                        ("transactions.id", tx.get_column("id") if tx.height else None)):
+    for col, values in (
+        ("read_point", frame.get_column("read_point")),
+        ("biz_location", frame.get_column("biz_location")),
+        ("party_id", frame.get_column("party_id")),
+        ("transactions.type", tx.get_column("type") if tx.height else None),
+        ("transactions.id", tx.get_column("id") if tx.height else None),
+    ):
         if values is not None:
             _check_text(col, values.drop_nulls())
 
 
 # Values the canonical form could rewrite: EPC/CBV URNs, GS1 CURIEs, Digital Link paths, numbers.
-_MAY_CHANGE = (r"^(urn:epc|urn:epcglobal|cbv:|gs1:|[+-]?[0-9.]+$|https?://.*/(01|gtin|8006|itip"
-               r"|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti|401"
-               r"|ginc|402|gsin|8003|grai|8004|giai)/[0-9]{4})")
+_MAY_CHANGE = (
+    r"^(urn:epc|urn:epcglobal|cbv:|gs1:|[+-]?[0-9.]+$|https?://.*/(01|gtin|8006|itip"
+    r"|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti|401"
+    r"|ginc|402|gsin|8003|grai|8004|giai)/[0-9]{4})"
+)
 
 
 def _check_text(col: str, values: pl.Series) -> None:
     """Column-wise: non-empty, JSON-safe, and (except party ids) URIs already canonical."""
     bad = values.filter((values.str.len_chars() == 0) | values.str.contains(_UNSAFE))
     if bad.len():
-        raise InvalidValue(col, "must be non-empty, without quotes, backslashes or control "
-                           "chars", bad.item(0))
+        raise InvalidValue(
+            col, "must be non-empty, without quotes, backslashes or control chars", bad.item(0)
+        )
     if col == "party_id":
         wrong = values.filter(~values.str.contains(PARTY_ID))
         if wrong.len():
@@ -154,15 +177,19 @@ def _bare(col: str, kind: str) -> pl.Expr:
 
 
 def _opt(prefix: str, value: pl.Expr, suffix: str = "") -> pl.Expr:
-    return pl.when(value.is_not_null()).then(
-        pl.concat_str([pl.lit(prefix), value, pl.lit(suffix)])).otherwise(pl.lit(""))
+    return (
+        pl.when(value.is_not_null())
+        .then(pl.concat_str([pl.lit(prefix), value, pl.lit(suffix)]))
+        .otherwise(pl.lit(""))
+    )
 
 
 def build_events(frame: pl.DataFrame) -> BuiltEvents:
     """JSON documents and CBV pre-hash strings for a frame of lifecycle steps (see module doc)."""
     _check(frame)
     f = frame.with_columns(pl.col("event_time").dt.truncate("1ms")).join(
-        _spec_frame(), on="step", how="left", maintain_order="left")
+        _spec_frame(), on="step", how="left", maintain_order="left"
+    )
     time_text = pl.col("event_time").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
     is_agg = pl.col("event_type") == EventType.AGGREGATION.value
     kids = pl.col("children").list.sort()
@@ -172,63 +199,144 @@ def build_events(frame: pl.DataFrame) -> BuiltEvents:
     has_tx = tx.is_not_null() & (tx.list.len() > 0)
     has_kids = pl.col("children").is_not_null() & (pl.col("children").list.len() > 0)
 
-    prehash = pl.concat_str([
-        pl.lit("eventType="), pl.col("event_type"),
-        pl.lit("eventTime="), time_text,
-        pl.lit("eventTimeZoneOffset="), pl.col("tz_offset"),
-        pl.when(is_agg).then(pl.concat_str([
-            pl.lit("parentID="), pl.col("object_key"),
-            pl.when(has_kids).then(pl.concat_str([
-                pl.lit("childEPCs"),
-                kids.list.eval(pl.concat_str([pl.lit("epc="), pl.element()])).list.join("")]))
-            .otherwise(pl.lit(""))]))
-        .otherwise(pl.concat_str([pl.lit("epcListepc="), pl.col("object_key")])),
-        pl.lit("action="), pl.col("action"),
-        pl.lit("bizStep="), pl.col("biz_step"),
-        pl.lit("disposition="), pl.col("disposition"),
-        _opt("readPointid=", pl.col("read_point")),
-        _opt("bizLocationid=", pl.col("biz_location")),
-        pl.when(has_tx).then(pl.concat_str([
-            pl.lit("bizTransactionList"),
-            tx.list.eval(pl.concat_str([pl.lit("type="), tx_type, pl.lit("bizTransaction="),
-                                        tx_id])).list.sort().list.join("")]))
-        .otherwise(pl.lit("")),
-    ])
-    document = pl.concat_str([
-        pl.lit('{"type":"'), pl.col("event_type"),
-        pl.lit('","eventTime":"'), time_text,
-        pl.lit('","eventTimeZoneOffset":"'), pl.col("tz_offset"), pl.lit('",'),
-        pl.when(is_agg).then(pl.concat_str([
-            pl.lit('"parentID":"'), pl.col("object_key"), pl.lit('",'),
-            pl.when(has_kids).then(pl.concat_str([
-                pl.lit('"childEPCs":["'), kids.list.join('","'), pl.lit('"],')]))
-            .otherwise(pl.lit(""))]))
-        .otherwise(pl.concat_str([pl.lit('"epcList":["'), pl.col("object_key"), pl.lit('"],')])),
-        pl.lit('"action":"'), pl.col("action"),
-        pl.lit('","bizStep":"'), _bare("biz_step", "BizStep"),
-        pl.lit('","disposition":"'), _bare("disposition", "Disp"), pl.lit('"'),
-        _opt(',"readPoint":{"id":"', pl.col("read_point"), '"}'),
-        _opt(',"bizLocation":{"id":"', pl.col("biz_location"), '"}'),
-        pl.when(has_tx).then(pl.concat_str([
-            pl.lit(',"bizTransactionList":['),
-            tx.list.eval(pl.concat_str([
-                pl.lit('{"type":"'), tx_type.str.replace(f"{CBV}BTT-", "", literal=True),
-                pl.lit('","bizTransaction":"'), tx_id, pl.lit('"}')])).list.join(","),
-            pl.lit("]")]))
-        .otherwise(pl.lit("")),
-        pl.lit("}"),
-    ])
+    prehash = pl.concat_str(
+        [
+            pl.lit("eventType="),
+            pl.col("event_type"),
+            pl.lit("eventTime="),
+            time_text,
+            pl.lit("eventTimeZoneOffset="),
+            pl.col("tz_offset"),
+            pl.when(is_agg)
+            .then(
+                pl.concat_str(
+                    [
+                        pl.lit("parentID="),
+                        pl.col("object_key"),
+                        pl.when(has_kids)
+                        .then(
+                            pl.concat_str(
+                                [
+                                    pl.lit("childEPCs"),
+                                    kids.list.eval(
+                                        pl.concat_str([pl.lit("epc="), pl.element()])
+                                    ).list.join(""),
+                                ]
+                            )
+                        )
+                        .otherwise(pl.lit("")),
+                    ]
+                )
+            )
+            .otherwise(pl.concat_str([pl.lit("epcListepc="), pl.col("object_key")])),
+            pl.lit("action="),
+            pl.col("action"),
+            pl.lit("bizStep="),
+            pl.col("biz_step"),
+            pl.lit("disposition="),
+            pl.col("disposition"),
+            _opt("readPointid=", pl.col("read_point")),
+            _opt("bizLocationid=", pl.col("biz_location")),
+            pl.when(has_tx)
+            .then(
+                pl.concat_str(
+                    [
+                        pl.lit("bizTransactionList"),
+                        tx.list.eval(
+                            pl.concat_str(
+                                [pl.lit("type="), tx_type, pl.lit("bizTransaction="), tx_id]
+                            )
+                        )
+                        .list.sort()
+                        .list.join(""),
+                    ]
+                )
+            )
+            .otherwise(pl.lit("")),
+        ]
+    )
+    document = pl.concat_str(
+        [
+            pl.lit('{"type":"'),
+            pl.col("event_type"),
+            pl.lit('","eventTime":"'),
+            time_text,
+            pl.lit('","eventTimeZoneOffset":"'),
+            pl.col("tz_offset"),
+            pl.lit('",'),
+            pl.when(is_agg)
+            .then(
+                pl.concat_str(
+                    [
+                        pl.lit('"parentID":"'),
+                        pl.col("object_key"),
+                        pl.lit('",'),
+                        pl.when(has_kids)
+                        .then(
+                            pl.concat_str(
+                                [pl.lit('"childEPCs":["'), kids.list.join('","'), pl.lit('"],')]
+                            )
+                        )
+                        .otherwise(pl.lit("")),
+                    ]
+                )
+            )
+            .otherwise(
+                pl.concat_str([pl.lit('"epcList":["'), pl.col("object_key"), pl.lit('"],')])
+            ),
+            pl.lit('"action":"'),
+            pl.col("action"),
+            pl.lit('","bizStep":"'),
+            _bare("biz_step", "BizStep"),
+            pl.lit('","disposition":"'),
+            _bare("disposition", "Disp"),
+            pl.lit('"'),
+            _opt(',"readPoint":{"id":"', pl.col("read_point"), '"}'),
+            _opt(',"bizLocation":{"id":"', pl.col("biz_location"), '"}'),
+            pl.when(has_tx)
+            .then(
+                pl.concat_str(
+                    [
+                        pl.lit(',"bizTransactionList":['),
+                        tx.list.eval(
+                            pl.concat_str(
+                                [
+                                    pl.lit('{"type":"'),
+                                    tx_type.str.replace(f"{CBV}BTT-", "", literal=True),
+                                    pl.lit('","bizTransaction":"'),
+                                    tx_id,
+                                    pl.lit('"}'),
+                                ]
+                            )
+                        ).list.join(","),
+                        pl.lit("]"),
+                    ]
+                )
+            )
+            .otherwise(pl.lit("")),
+            pl.lit("}"),
+        ]
+    )
     out = f.with_columns(
-        prehash.alias("_prehash"), document.alias("_document"),
-        (pl.col("event_time").dt.epoch("ms")).alias("time_ms"))
-    return BuiltEvents(out.get_column("_document").to_list(), out.get_column("_prehash").to_list(),
-                       out.drop("_prehash", "_document"))
+        prehash.alias("_prehash"),
+        document.alias("_document"),
+        (pl.col("event_time").dt.epoch("ms")).alias("time_ms"),
+    )
+    return BuiltEvents(
+        out.get_column("_document").to_list(),
+        out.get_column("_prehash").to_list(),
+        out.drop("_prehash", "_document"),
+    )
 
 
 # ---- documents ----------------------------------------------------------------------------------
 
-def document(events: Sequence[Mapping[str, Any]], created: datetime | None = None,
-             extra_context: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
+
+def document(
+    events: Sequence[Mapping[str, Any]],
+    created: datetime | None = None,
+    extra_context: Sequence[Mapping[str, str]] = (),
+) -> dict[str, Any]:
     """An EPCISDocument around events (their own JSON objects, in order)."""
     when = (created or datetime.now(UTC)).astimezone(UTC)
     return {
@@ -244,8 +352,9 @@ def parse_json(text: str | bytes) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidValue("$", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
-            from None
+        raise InvalidValue(
+            "$", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,8 +383,9 @@ def _full(field: str, value: Any, ns: Mapping[str, str]) -> str | None:
 def event_columns(event: Mapping[str, Any], ns: Mapping[str, str], hash_id: str) -> EventColumns:
     """Columns for the store and the query parameters (values canonical, as in the pre-hash)."""
     moment = canonical_time(str(event.get("eventTime", "")))
-    time_ms = int(datetime.strptime(moment, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=UTC).timestamp() * 1000)
+    time_ms = int(
+        datetime.strptime(moment, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp() * 1000
+    )
     rp, bl = event.get("readPoint"), event.get("bizLocation")
     return EventColumns(
         event_type=str(event.get("type")),
@@ -283,8 +393,7 @@ def event_columns(event: Mapping[str, Any], ns: Mapping[str, str], hash_id: str)
         biz_step=_full("bizStep", event.get("bizStep"), ns),
         disposition=_full("disposition", event.get("disposition"), ns),
         read_point=canonical_value(rp["id"], ns) if isinstance(rp, dict) and "id" in rp else None,
-        biz_location=canonical_value(bl["id"], ns) if isinstance(bl, dict) and "id" in bl
-        else None,
+        biz_location=canonical_value(bl["id"], ns) if isinstance(bl, dict) and "id" in bl else None,
         time_ms=time_ms,
         subject=subject_of(event, ns) or hash_id,
     )
@@ -313,5 +422,15 @@ def subject_of(event: Mapping[str, Any], ns: Mapping[str, str]) -> str | None:
     return None
 
 
-__all__ = ["BuiltEvents", "EventColumns", "build_events", "capture_frame", "document",
-           "event_columns", "event_hash", "normalise", "parse_json", "sscc_link"]
+__all__ = [
+    "BuiltEvents",
+    "EventColumns",
+    "build_events",
+    "capture_frame",
+    "document",
+    "event_columns",
+    "event_hash",
+    "normalise",
+    "parse_json",
+    "sscc_link",
+]

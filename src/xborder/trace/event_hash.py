@@ -33,19 +33,23 @@ _WELL_KNOWN = {
 }
 _IGNORED_KEYS = frozenset({"rdfs:comment", "comment", "#text", "@context"})
 _NOT_HASHED = frozenset({"recordTime", "eventID", "type", "errorDeclaration", "certificationInfo"})
-_OLD_CBV = (("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-"),
-            ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-"),
-            ("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-"),
-            ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-"),
-            ("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-"))
+_OLD_CBV = (
+    ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-"),
+    ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-"),
+    ("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-"),
+    ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-"),
+    ("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-"),
+)
 _TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})?")
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})?"
+)
 
 Namespaces = Mapping[str, str]
 
 
-def namespaces_of(document: Mapping[str, Any],
-                  base: Mapping[str, str] | None = None) -> dict[str, str]:
+def namespaces_of(
+    document: Mapping[str, Any], base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Prefix -> namespace URI from a document's (or an event's own) ``@context``, over ``base``
     (default: the EPCIS well-known prefixes)."""
     ns = dict(base if base is not None else _WELL_KNOWN)
@@ -70,10 +74,12 @@ def canonical_time(value: str) -> str:
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
         tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
-                      tzinfo=tz)
+    moment = datetime(
+        int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=tz
+    )
     millis = (Decimal("0." + frac) * 1000 if frac else Decimal(0)).quantize(
-        Decimal(1), rounding=ROUND_HALF_UP)
+        Decimal(1), rounding=ROUND_HALF_UP
+    )
     moment = moment.astimezone(UTC) + timedelta(milliseconds=int(millis))
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -162,11 +168,13 @@ def _scalar(field: str, vocab: str | None = None, time: bool = False) -> Callabl
                 text = vocabulary.expand(vocab, text)
             text = canonical_value(text, ctx.ns)
         return f"{field}={text}" if text else ""
+
     return render
 
 
 def _object(field: str, order: Sequence[tuple[str, Render]], path: tuple[str, ...]) -> Render:
     """A structured field: its standard children in order, then (CBV 2.1) its extensions."""
+
     def render(value: Any, ctx: _Ctx) -> str:
         if not isinstance(value, dict):
             return ""
@@ -175,14 +183,17 @@ def _object(field: str, order: Sequence[tuple[str, Render]], path: tuple[str, ..
             ext = {k: v for k, v in value.items() if _is_extension(k) and k not in _IGNORED_KEYS}
             body += _generic_children(ext, ctx.ns)
         return field + body if body else ""
+
     return render
 
 
 def _repeat(inner: Render) -> Render:
     """A field whose value may be a list: each item rendered, the strings sorted (rule 17)."""
+
     def render(value: Any, ctx: _Ctx) -> str:
         items = value if isinstance(value, list) else [value]
         return "".join(sorted(s for s in (inner(v, ctx) for v in items) if s))
+
     return render
 
 
@@ -190,6 +201,7 @@ def _list(field: str, inner: Render, display: bool = True) -> Render:
     def render(value: Any, ctx: _Ctx) -> str:
         body = _repeat(inner)(value, ctx)
         return (field if display else "") + body if body else ""
+
     return render
 
 
@@ -197,9 +209,11 @@ def _ordered(obj: Mapping[str, Any], order: Sequence[tuple[str, Render]], ctx: _
     return "".join(render(obj[name], ctx) for name, render in order if name in obj)
 
 
-_QUANTITY = _object("quantityElement", [("epcClass", _scalar("epcClass")),
-                                        ("quantity", _scalar("quantity")),
-                                        ("uom", _scalar("uom"))], ())
+_QUANTITY = _object(
+    "quantityElement",
+    [("epcClass", _scalar("epcClass")), ("quantity", _scalar("quantity")), ("uom", _scalar("uom"))],
+    (),
+)
 
 
 def _typed(field: str, member: str, vocab: str) -> Render:
@@ -211,20 +225,60 @@ def _sdt_item(member: str, vocab: str) -> Render:
 
     def render(value: Any, ctx: _Ctx) -> str:
         s = inner(value, ctx)
-        return s[len(member):] if s else ""  # list items carry no element name of their own
+        return s[len(member) :] if s else ""  # list items carry no element name of their own
+
     return render
 
 
-_SENSOR_METADATA = [(n, _scalar(n, time="time" in n.lower())) for n in (
-    "time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData",
-    "dataProcessingMethod", "bizRules")]
+_SENSOR_METADATA = [
+    (n, _scalar(n, time="time" in n.lower()))
+    for n in (
+        "time",
+        "startTime",
+        "endTime",
+        "deviceID",
+        "deviceMetadata",
+        "rawData",
+        "dataProcessingMethod",
+        "bizRules",
+    )
+]
 _VOCAB_REPORT_FIELDS = ("type", "exception", "component")
-_SENSOR_REPORT = [(n, _scalar(n, vocab=f"sensorReport.{n}" if n in _VOCAB_REPORT_FIELDS else None,
-                              time="time" in n.lower())) for n in (
-    "type", "exception", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "time",
-    "microorganism", "chemicalSubstance", "value", "component", "stringValue", "booleanValue",
-    "hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue", "sDev", "percRank",
-    "percValue", "uom", "coordinateReferenceSystem")]
+_SENSOR_REPORT = [
+    (
+        n,
+        _scalar(
+            n,
+            vocab=f"sensorReport.{n}" if n in _VOCAB_REPORT_FIELDS else None,
+            time="time" in n.lower(),
+        ),
+    )
+    for n in (
+        "type",
+        "exception",
+        "deviceID",
+        "deviceMetadata",
+        "rawData",
+        "dataProcessingMethod",
+        "time",
+        "microorganism",
+        "chemicalSubstance",
+        "value",
+        "component",
+        "stringValue",
+        "booleanValue",
+        "hexBinaryValue",
+        "uriValue",
+        "minValue",
+        "maxValue",
+        "meanValue",
+        "sDev",
+        "percRank",
+        "percValue",
+        "uom",
+        "coordinateReferenceSystem",
+    )
+]
 _SENSOR_ELEMENT: list[tuple[str, Render]] = [
     ("sensorMetadata", _object("sensorMetadata", _SENSOR_METADATA, ())),
     ("sensorReport", _repeat(_object("sensorReport", _SENSOR_REPORT, ()))),
@@ -241,8 +295,11 @@ def _sensor_list(value: Any, ctx: _Ctx) -> str:
 def _persistent(value: Any, ctx: _Ctx) -> str:
     if not isinstance(value, dict):
         return ""
-    body = "".join(_list("", _scalar(k, "persistentDisposition"), display=False)(value[k], ctx)
-                   for k in ("set", "unset") if k in value)
+    body = "".join(
+        _list("", _scalar(k, "persistentDisposition"), display=False)(value[k], ctx)
+        for k in ("set", "unset")
+        if k in value
+    )
     return "persistentDisposition" + body if body else ""
 
 
@@ -269,8 +326,10 @@ PROPERTY_ORDER: list[tuple[str, Render]] = [
     ("persistentDisposition", _persistent),
     ("readPoint", _object("readPoint", [("id", _scalar("id"))], ())),
     ("bizLocation", _object("bizLocation", [("id", _scalar("id"))], ())),
-    ("bizTransactionList", _list("bizTransactionList",
-                                 _sdt_item("bizTransaction", "bizTransactionList"))),
+    (
+        "bizTransactionList",
+        _list("bizTransactionList", _sdt_item("bizTransaction", "bizTransactionList")),
+    ),
     ("sourceList", _list("sourceList", _sdt_item("source", "sourceList"))),
     ("destinationList", _list("destinationList", _sdt_item("destination", "destinationList"))),
     ("sensorElementList", _sensor_list),
@@ -280,16 +339,28 @@ _STANDARD = frozenset(name for name, _ in PROPERTY_ORDER)
 # Standard fields that can carry user extensions, and their standard sub-structure (CBV 2.0
 # moves those extensions to the end, prefixed with the path of field names).
 _EXT_TREE: dict[str, dict[str, Any]] = {
-    "readPoint": {}, "bizLocation": {},
+    "readPoint": {},
+    "bizLocation": {},
     "sensorElementList": {"sensorMetadata": {}, "sensorReport": {}},
-    "quantityList": {}, "childQuantityList": {}, "inputQuantityList": {},
-    "outputQuantityList": {}, "bizTransactionList": {}, "sourceList": {}, "destinationList": {},
+    "quantityList": {},
+    "childQuantityList": {},
+    "inputQuantityList": {},
+    "outputQuantityList": {},
+    "bizTransactionList": {},
+    "sourceList": {},
+    "destinationList": {},
     "persistentDisposition": {},
 }
-_ITEM_NAME = {"sensorElementList": "sensorElement", "quantityList": "quantityElement",
-              "childQuantityList": "quantityElement", "inputQuantityList": "quantityElement",
-              "outputQuantityList": "quantityElement", "bizTransactionList": "",
-              "sourceList": "", "destinationList": ""}
+_ITEM_NAME = {
+    "sensorElementList": "sensorElement",
+    "quantityList": "quantityElement",
+    "childQuantityList": "quantityElement",
+    "inputQuantityList": "quantityElement",
+    "outputQuantityList": "quantityElement",
+    "bizTransactionList": "",
+    "sourceList": "",
+    "destinationList": "",
+}
 
 
 def _field_ext(name: str, value: Any, sub: Mapping[str, Any], ns: Namespaces) -> str:
@@ -313,20 +384,27 @@ def _field_ext(name: str, value: Any, sub: Mapping[str, Any], ns: Namespaces) ->
     return name + "".join(parts)
 
 
-def prehash(event: Mapping[str, Any], ns: Namespaces | None = None,
-            version: CbvVersion = "2.0") -> str:
+def prehash(
+    event: Mapping[str, Any], ns: Namespaces | None = None, version: CbvVersion = "2.0"
+) -> str:
     """The canonical pre-hash string of one EPCIS 2.0 JSON(-LD) event."""
     names: Namespaces = ns if ns is not None else dict(_WELL_KNOWN)
     ctx = _Ctx(names, version)
     standard = _ordered(event, PROPERTY_ORDER, ctx)
-    rest = {k: v for k, v in event.items()
-            if k not in _STANDARD and k not in _NOT_HASHED and k not in _IGNORED_KEYS}
+    rest = {
+        k: v
+        for k, v in event.items()
+        if k not in _STANDARD and k not in _NOT_HASHED and k not in _IGNORED_KEYS
+    }
     if version == "2.1":
         trailing = _generic_children(rest, names)
     else:
         ilmd = "".join(_generic("ilmd", rest.pop("ilmd"), names)) if "ilmd" in rest else ""
-        fields = "".join(_field_ext(name, event[name], _EXT_TREE[name], names)
-                         for name, _ in PROPERTY_ORDER if name in _EXT_TREE and name in event)
+        fields = "".join(
+            _field_ext(name, event[name], _EXT_TREE[name], names)
+            for name, _ in PROPERTY_ORDER
+            if name in _EXT_TREE and name in event
+        )
         trailing = ilmd + fields + _generic_children(rest, names)
     return "eventType=" + str(event.get("type", "")) + standard + trailing
 
@@ -337,8 +415,9 @@ def event_hash_id(pre_hash: str, version: CbvVersion = "2.0") -> str:
     return f"ni:///sha-256;{digest}?ver=CBV{version}"
 
 
-def hash_event(event: Mapping[str, Any], ns: Namespaces | None = None,
-               version: CbvVersion = "2.0") -> str:
+def hash_event(
+    event: Mapping[str, Any], ns: Namespaces | None = None, version: CbvVersion = "2.0"
+) -> str:
     return event_hash_id(prehash(event, ns, version), version)
 
 
@@ -356,8 +435,9 @@ def document_events(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return list(events)
 
 
-def hash_document(document: Mapping[str, Any],
-                  version: CbvVersion = "2.0") -> list[tuple[str, str]]:
+def hash_document(
+    document: Mapping[str, Any], version: CbvVersion = "2.0"
+) -> list[tuple[str, str]]:
     """(event hash id, pre-hash) for every event of a document, in document order."""
     ns = namespaces_of(document)
     out = []
@@ -367,6 +447,7 @@ def hash_document(document: Mapping[str, Any],
     return out
 
 
-def hash_many(events: Iterable[Mapping[str, Any]], ns: Namespaces | None = None,
-              version: CbvVersion = "2.0") -> list[str]:
+def hash_many(
+    events: Iterable[Mapping[str, Any]], ns: Namespaces | None = None, version: CbvVersion = "2.0"
+) -> list[str]:
     return [hash_event(e, ns, version) for e in events]

@@ -76,15 +76,28 @@ def findings(history: Sequence[Checkpoint], now_ms: int, limits: Thresholds) -> 
     hold_open: Checkpoint | None = None
     for i, c in enumerate(history):
         if c.disposition == _DAMAGED:
-            out.append(Finding(ExceptionKind.DAMAGE, c.time_ms, _custodian_before(history, i),
-                               f"damage recorded by {c.party_id}"))
+            out.append(
+                Finding(
+                    ExceptionKind.DAMAGE,
+                    c.time_ms,
+                    _custodian_before(history, i),
+                    f"damage recorded by {c.party_id}",
+                )
+            )
         elif c.disposition == _LOST:
-            out.append(Finding(ExceptionKind.LOSS, c.time_ms, _custodian_before(history, i),
-                               f"loss declared by {c.party_id}"))
+            out.append(
+                Finding(
+                    ExceptionKind.LOSS,
+                    c.time_ms,
+                    _custodian_before(history, i),
+                    f"loss declared by {c.party_id}",
+                )
+            )
         elif c.disposition in CUSTOMS_HOLD_DISPOSITIONS and hold_open is None:
             hold_open = c
-            out.append(Finding(ExceptionKind.CUSTOMS_HOLD, c.time_ms, c.party_id,
-                               "held by customs"))
+            out.append(
+                Finding(ExceptionKind.CUSTOMS_HOLD, c.time_ms, c.party_id, "held by customs")
+            )
         elif c.disposition in CUSTOMS_RELEASE_DISPOSITIONS:
             hold_open = None
     start = history[0].time_ms
@@ -93,13 +106,28 @@ def findings(history: Sequence[Checkpoint], now_ms: int, limits: Thresholds) -> 
     end = delivered.time_ms if delivered else now_ms
     if end > due:
         late_days = (end - due) / DAY_MS
-        custodian = history[-1].party_id if delivered is None else \
-            _custodian_before(history, history.index(delivered))
-        out.append(Finding(ExceptionKind.DELAY, due, custodian,
-                           f"{late_days:.1f} days past p95 transit + slack"))
+        custodian = (
+            history[-1].party_id
+            if delivered is None
+            else _custodian_before(history, history.index(delivered))
+        )
+        out.append(
+            Finding(
+                ExceptionKind.DELAY,
+                due,
+                custodian,
+                f"{late_days:.1f} days past p95 transit + slack",
+            )
+        )
     last = history[-1]
     terminal = delivered is not None or any(f.kind == ExceptionKind.LOSS for f in out)
     if not terminal and now_ms - last.time_ms > limits.silence_days * DAY_MS:
-        out.append(Finding(ExceptionKind.SUSPECTED_LOSS, last.time_ms, last.party_id,
-                           f"no scan for {(now_ms - last.time_ms) / DAY_MS:.1f} days"))
+        out.append(
+            Finding(
+                ExceptionKind.SUSPECTED_LOSS,
+                last.time_ms,
+                last.party_id,
+                f"no scan for {(now_ms - last.time_ms) / DAY_MS:.1f} days",
+            )
+        )
     return sorted(out, key=lambda f: (f.at_ms, f.kind))

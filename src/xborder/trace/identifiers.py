@@ -26,8 +26,15 @@ def _with_check(raw: str) -> str:
 
 def _pct(text: str) -> str:
     """Percent-encode the characters GS1 Digital Link (table 7-1) forbids in a path segment."""
-    for char, code in (("!", "%21"), ("(", "%28"), (")", "%29"), ("*", "%2A"), ("+", "%2B"),
-                       (",", "%2C"), (":", "%3A")):
+    for char, code in (
+        ("!", "%21"),
+        ("(", "%28"),
+        (")", "%29"),
+        ("*", "%2A"),
+        ("+", "%2B"),
+        (",", "%2C"),
+        (":", "%3A"),
+    ):
         text = text.replace(char, code)
     return text
 
@@ -99,8 +106,14 @@ def _from_urn(uri: str) -> str | None:
             return base if s[2] == "0" else f"{base}/254/{_pct(s[2])}"
         if scheme == "grai" and (s := _split(body, 12)) and _serial_ok(s[2], 16):
             return f"{d}/8003/{_with_check('0' + s[0] + s[1])}{_pct(s[2])}"
-        if scheme in ("giai", "ginc") and (g := body.split(".", 1)) and len(g) == 2 \
-                and g[0].isdigit() and 6 <= len(g[0]) <= 12 and _serial_ok(g[1], 30 - len(g[0])):
+        if (
+            scheme in ("giai", "ginc")
+            and (g := body.split(".", 1))
+            and len(g) == 2
+            and g[0].isdigit()
+            and 6 <= len(g[0]) <= 12
+            and _serial_ok(g[1], 30 - len(g[0]))
+        ):
             return f"{d}/{'8004' if scheme == 'giai' else '401'}/{g[0]}{_pct(g[1])}"
         if scheme in ("gsrn", "gsrnp") and (s := _split(body, 17)) and not s[2]:
             ai = "8018" if scheme == "gsrn" else "8017"
@@ -113,8 +126,12 @@ def _from_urn(uri: str) -> str | None:
             return f"{d}/8010/{_pct(m2.group(1) + m2.group(2))}/8011/{m2.group(3)}"
         if scheme == "gsin" and (s := _split(body, 16)) and not s[2]:
             return f"{d}/402/{_with_check(s[0] + s[1])}"
-        if scheme == "itip" and (m2 := re.fullmatch(r"(\d+)\.(\d+)\.(\d\d)\.(\d\d)\.(.+)", body)) \
-                and len(m2.group(1)) + len(m2.group(2)) == 13 and _serial_ok(m2.group(5), 20):
+        if (
+            scheme == "itip"
+            and (m2 := re.fullmatch(r"(\d+)\.(\d+)\.(\d\d)\.(\d\d)\.(.+)", body))
+            and len(m2.group(1)) + len(m2.group(2)) == 13
+            and _serial_ok(m2.group(5), 20)
+        ):
             gtin = _gtin(m2.group(1), m2.group(2))
             return f"{d}/8006/{gtin}{m2.group(3)}{m2.group(4)}/21/{_pct(m2.group(5))}"
         if scheme == "upui" and (s := _split(body, 13)) and _serial_ok(s[2], 28):
@@ -140,35 +157,86 @@ def _from_urn(uri: str) -> str | None:
         return f"{d}/255/{_with_check(s[0] + s[1])}"
     if scheme == "cpi" and (m2 := re.fullmatch(r"(\d{6,12})\.([^.]+)", body)):
         return f"{d}/8010/{_pct(m2.group(1) + m2.group(2))}"
-    if scheme == "itip" and (m2 := re.fullmatch(r"(\d+)\.(\d+)\.(\d{2})\.(\d{2})", body)) \
-            and len(m2.group(1)) + len(m2.group(2)) == 13:
+    if (
+        scheme == "itip"
+        and (m2 := re.fullmatch(r"(\d+)\.(\d+)\.(\d{2})\.(\d{2})", body))
+        and len(m2.group(1)) + len(m2.group(2)) == 13
+    ):
         return f"{d}/8006/{_gtin(m2.group(1), m2.group(2))}{m2.group(3)}{m2.group(4)}"
     return None
 
 
-_KEYS = r"01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253" \
-        r"|gdti|401|ginc|402|gsin|8003|grai|8004|giai"
+_KEYS = (
+    r"01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253"
+    r"|gdti|401|ginc|402|gsin|8003|grai|8004|giai"
+)
 _DL_SHAPE = re.compile(
-    r"^https?:(//(([^/?#]*)@)?([^/?#:]*)(:([^/?#]*))?)?(([^?#]*)(/(" + _KEYS
+    r"^https?:(//(([^/?#]*)@)?([^/?#:]*)(:([^/?#]*))?)?(([^?#]*)(/("
+    + _KEYS
     + r")/)(\d{4}[^/]+)(/[^/]+/[^/]+)?/?(\?([^?\n]*))?(#([^\n]*))?|(/[A-Za-z_-]{10}$))"
 )
-_SHORT_NAMES = (("/gtin/", "/01/"), ("/itip/", "/8006/"), ("/cpid/", "/8010/"), ("/gln/", "/414/"),
-                ("/party/", "/417/"), ("/gsrnp/", "/8017/"), ("/gsrn/", "/8018/"),
-                ("/gcn/", "/255/"), ("/sscc/", "/00/"), ("/gdti/", "/253/"), ("/ginc/", "/401/"),
-                ("/gsin/", "/402/"), ("/grai/", "/8003/"), ("/giai/", "/8004/"),
-                ("/cpv/", "/22/"), ("/lot/", "/10/"), ("/ser/", "/21/"))
-_PRIMARY = ("00", "01", "253", "255", "401", "402", "414", "417", "8003", "8004", "8006", "8010",
-            "8017", "8018")
+_SHORT_NAMES = (
+    ("/gtin/", "/01/"),
+    ("/itip/", "/8006/"),
+    ("/cpid/", "/8010/"),
+    ("/gln/", "/414/"),
+    ("/party/", "/417/"),
+    ("/gsrnp/", "/8017/"),
+    ("/gsrn/", "/8018/"),
+    ("/gcn/", "/255/"),
+    ("/sscc/", "/00/"),
+    ("/gdti/", "/253/"),
+    ("/ginc/", "/401/"),
+    ("/gsin/", "/402/"),
+    ("/grai/", "/8003/"),
+    ("/giai/", "/8004/"),
+    ("/cpv/", "/22/"),
+    ("/lot/", "/10/"),
+    ("/ser/", "/21/"),
+)
+_PRIMARY = (
+    "00",
+    "01",
+    "253",
+    "255",
+    "401",
+    "402",
+    "414",
+    "417",
+    "8003",
+    "8004",
+    "8006",
+    "8010",
+    "8017",
+    "8018",
+)
 _X = r"[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]"
-_VALID = [re.compile("^https://id\\.gs1\\.org" + p + "$") for p in (
-    r"/00/\d{18}", rf"/01/\d{{14}}/21/{_X}{{0,20}}", rf"/01/\d{{14}}/10/{_X}{{0,20}}",
-    r"/01/\d{14}",
-    rf"/01/\d{{14}}/235/{_X}{{0,28}}", rf"/253/\d{{13}}{_X}{{0,17}}", r"/255/\d{13}\d{0,12}",
-    rf"/401/{_X}{{0,30}}", r"/402/\d{17}", r"/414/\d{13}", rf"/414/\d{{13}}/254/{_X}{{0,20}}",
-    r"/417/\d{13}", rf"/8003/\d{{14}}{_X}{{0,16}}", rf"/8004/{_X}{{0,30}}",
-    rf"/8006/\d{{18}}/21/{_X}{{0,20}}", rf"/8006/\d{{18}}/10/{_X}{{0,20}}", r"/8006/\d{18}",
-    r"/8010/[\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30}/8011/\d{0,12}",
-    r"/8010/[\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30}", r"/8017/\d{18}", r"/8018/\d{18}")]
+_VALID = [
+    re.compile("^https://id\\.gs1\\.org" + p + "$")
+    for p in (
+        r"/00/\d{18}",
+        rf"/01/\d{{14}}/21/{_X}{{0,20}}",
+        rf"/01/\d{{14}}/10/{_X}{{0,20}}",
+        r"/01/\d{14}",
+        rf"/01/\d{{14}}/235/{_X}{{0,28}}",
+        rf"/253/\d{{13}}{_X}{{0,17}}",
+        r"/255/\d{13}\d{0,12}",
+        rf"/401/{_X}{{0,30}}",
+        r"/402/\d{17}",
+        r"/414/\d{13}",
+        rf"/414/\d{{13}}/254/{_X}{{0,20}}",
+        r"/417/\d{13}",
+        rf"/8003/\d{{14}}{_X}{{0,16}}",
+        rf"/8004/{_X}{{0,30}}",
+        rf"/8006/\d{{18}}/21/{_X}{{0,20}}",
+        rf"/8006/\d{{18}}/10/{_X}{{0,20}}",
+        r"/8006/\d{18}",
+        r"/8010/[\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30}/8011/\d{0,12}",
+        r"/8010/[\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30}",
+        r"/8017/\d{18}",
+        r"/8018/\d{18}",
+    )
+]
 
 
 def _from_digital_link(uri: str) -> str | None:
@@ -185,7 +253,7 @@ def _from_digital_link(uri: str) -> str | None:
                 break
     m = re.match(r"^(https://id\.gs1\.org/01/)(\d+)", uri)
     if m and len(m.group(2)) in (8, 12, 13):
-        uri = m.group(1) + m.group(2).zfill(14) + uri[m.end():]
+        uri = m.group(1) + m.group(2).zfill(14) + uri[m.end() :]
     # drop the consumer product variant (AI 22) and, when a serial is present, the lot (AI 10)
     key = r"^(https://id\.gs1\.org/(?:01/\d{14}|8006/\d{18}))"
     uri = re.sub(key + f"/22/{_X}{{0,20}}", r"\1", uri)

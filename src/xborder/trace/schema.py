@@ -73,11 +73,17 @@ def _model_problems(document: dict[str, Any]) -> list[SchemaProblem]:
     for i, event in enumerate(events):
         if not isinstance(event, dict):
             continue
-        if event.get("type") == "AggregationEvent" and event.get("action") in ("ADD", "DELETE") \
-                and not event.get("parentID"):
-            problems.append(SchemaProblem(
-                f"$.epcisBody.eventList[{i}].parentID",
-                "required on an AggregationEvent with action ADD or DELETE (EPCIS 2.0 7.4.3)"))
+        if (
+            event.get("type") == "AggregationEvent"
+            and event.get("action") in ("ADD", "DELETE")
+            and not event.get("parentID")
+        ):
+            problems.append(
+                SchemaProblem(
+                    f"$.epcisBody.eventList[{i}].parentID",
+                    "required on an AggregationEvent with action ADD or DELETE (EPCIS 2.0 7.4.3)",
+                )
+            )
     return problems
 
 

@@ -41,8 +41,9 @@ class PartyKey:
 
     @property
     def public(self) -> bytes:
-        return self.private.public_key().public_bytes(serialization.Encoding.Raw,
-                                                      serialization.PublicFormat.Raw)
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
 
     @property
     def key_id(self) -> str:
@@ -81,8 +82,11 @@ class KeyStore:
             return self.load(party_id)
         self.directory.mkdir(parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)

@@ -50,20 +50,26 @@ def normalise_postcode(postcode: str) -> str:
     return "".join(postcode.split()).upper()
 
 
-def buyer_may_see(viewer: Viewer, tracking_no: str | None,
-                  destination_postcode: str | None) -> bool:
+def buyer_may_see(
+    viewer: Viewer, tracking_no: str | None, destination_postcode: str | None
+) -> bool:
     if viewer.tracking_no is None or viewer.postcode is None or destination_postcode is None:
         return False
-    return viewer.tracking_no == tracking_no and \
-        normalise_postcode(viewer.postcode) == normalise_postcode(destination_postcode)
+    return viewer.tracking_no == tracking_no and normalise_postcode(
+        viewer.postcode
+    ) == normalise_postcode(destination_postcode)
 
 
 def party_may_see(viewer: Viewer, participants: set[str]) -> bool:
     return viewer.party_id is not None and viewer.party_id in participants
 
 
-def may_see(viewer: Viewer, participants: set[str], tracking_no: str | None,
-            destination_postcode: str | None) -> bool:
+def may_see(
+    viewer: Viewer,
+    participants: set[str],
+    tracking_no: str | None,
+    destination_postcode: str | None,
+) -> bool:
     if viewer.is_operator:
         return True
     if viewer.is_buyer:

@@ -71,8 +71,9 @@ def vocabularies() -> dict[str, dict[str, str]]:
     report = ctx["sensorElementList"]["@context"]["sensorReport"]["@context"]
     for field in ("type", "exception", "component"):
         node = report.get(field)
-        out[f"sensorReport.{field}"] = _terms(node["@context"]) if isinstance(node, dict) and \
-            "@context" in node else {}
+        out[f"sensorReport.{field}"] = (
+            _terms(node["@context"]) if isinstance(node, dict) and "@context" in node else {}
+        )
     out["errorDeclaration"] = _terms(ctx["errorDeclaration"]["@context"]["reason"]["@context"])
     return out
 

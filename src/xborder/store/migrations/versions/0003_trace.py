@@ -37,8 +37,11 @@ def upgrade() -> None:
         "trace_participants",
         sa.Column("object_id", _ID, nullable=False),
         sa.Column("party_id", sa.String(64), nullable=False),
-        sa.ForeignKeyConstraint(["object_id"], ["trace_objects.id"],
-                                name="fk_trace_participants_object_id_trace_objects"),
+        sa.ForeignKeyConstraint(
+            ["object_id"],
+            ["trace_objects.id"],
+            name="fk_trace_participants_object_id_trace_objects",
+        ),
         sa.PrimaryKeyConstraint("object_id", "party_id", name="pk_trace_participants"),
     )
     op.create_index("ix_trace_participants_party", "trace_participants", ["party_id"])
@@ -85,16 +88,16 @@ def upgrade() -> None:
         sa.Column("document", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_trace_events"),
     )
-    op.create_index("ix_trace_events_object_seq", "trace_events", ["object_id", "seq"],
-                    unique=True)
+    op.create_index("ix_trace_events_object_seq", "trace_events", ["object_id", "seq"], unique=True)
     op.create_table(
         "trace_memberships",
         sa.Column("container_id", sa.BigInteger(), nullable=False),
         sa.Column("member_id", sa.BigInteger(), nullable=False),
         sa.Column("added_event_id", sa.BigInteger(), nullable=False),
         sa.Column("removed_event_id", sa.BigInteger(), nullable=True),
-        sa.PrimaryKeyConstraint("container_id", "member_id", "added_event_id",
-                                name="pk_trace_memberships"),
+        sa.PrimaryKeyConstraint(
+            "container_id", "member_id", "added_event_id", name="pk_trace_memberships"
+        ),
     )
     op.create_index("ix_trace_memberships_member", "trace_memberships", ["member_id"])
 
