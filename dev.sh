@@ -44,7 +44,7 @@ command="${1:-}"; shift || true
 case "$command" in
   demo)  setup; exec .venv/bin/xborder demo "$@" ;;
   test)  setup; ensure_postgres; exec .venv/bin/python -m pytest "$@" ;;
-  lint)  setup; .venv/bin/ruff check src tests benchmarks; exec .venv/bin/mypy ;;
+  lint)  setup; .venv/bin/ruff check src tests benchmarks; .venv/bin/ruff format --check src tests benchmarks; exec .venv/bin/mypy ;;
   bench) setup; ensure_postgres; name="${1:?bench needs a name}"; shift; exec .venv/bin/python "benchmarks/bench_${name}.py" "$@" ;;
   *) echo "usage: bash dev.sh {demo|test|lint|bench NAME} [options]" >&2; exit 2 ;;
 esac
