@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from xborder.domain.network import LastMileCarrier
 from xborder.services import trace as svc
-from xborder.services.trace_demo import _event, _offset
+from xborder.services.trace_demo import trip_event, utc_offset
 from xborder.store.schema_trace import trace_events, trace_objects
 from xborder.store.trace_repo import TraceRepository
 from xborder.store.uow import UnitOfWork
@@ -87,17 +87,17 @@ def step_deliver(ctx: DemoContext) -> DemoSection:
             carrier = last_mile.get(lane.dest_country)
             if carrier is None or not parcels:
                 continue
-            dest_tz = _offset(lane.dest_country)
+            dest_tz = utc_offset(lane.dest_country)
             hub = f"https://xborder.dev/loc/hub/{lane.dest_hub or lane.origin_hub}"
             departed = datetime.fromtimestamp(at_ms / 1000, UTC)
             if not has_departed:  # a bag the planner closed: it leaves with the lane's carrier
                 departed += timedelta(hours=4)
                 events.append(
-                    _event(
+                    trip_event(
                         bag_key,
                         "departed",
                         departed,
-                        _offset("CN"),
+                        utc_offset("CN"),
                         lane.carrier,
                         read_point=f"https://xborder.dev/loc/hub/{lane.origin_hub}",
                     )
@@ -108,10 +108,10 @@ def step_deliver(ctx: DemoContext) -> DemoSection:
             released = arrived + timedelta(hours=float(rng.uniform(2, 30)))
             opened = released + timedelta(hours=2)
             events += [
-                _event(bag_key, "arrived", arrived, dest_tz, lane.carrier, read_point=hub),
-                _event(bag_key, "import_released", released, dest_tz, lane.carrier,
+                trip_event(bag_key, "arrived", arrived, dest_tz, lane.carrier, read_point=hub),
+                trip_event(bag_key, "import_released", released, dest_tz, lane.carrier,
                        read_point=hub),
-                _event(bag_key, "deconsolidated", opened, dest_tz, lane.carrier, read_point=hub,
+                trip_event(bag_key, "deconsolidated", opened, dest_tz, lane.carrier, read_point=hub,
                        children=[p["key"] for p in parcels.values()]),
             ]  # fmt: skip
             n = len(parcels)
@@ -124,15 +124,15 @@ def step_deliver(ctx: DemoContext) -> DemoSection:
                 done = out + timedelta(days=float(leg))
                 key, order_id = parcel["key"], parcel["order_id"]
                 participants.append((object_id, carrier.carrier))
-                events.append(_event(key, "out_for_delivery", out, dest_tz, carrier.carrier))
+                events.append(trip_event(key, "out_for_delivery", out, dest_tz, carrier.carrier))
                 if draw < lost_below:
-                    events.append(_event(key, "lost", done, dest_tz, carrier.carrier))
+                    events.append(trip_event(key, "lost", done, dest_tz, carrier.carrier))
                     exceptions.append((int(order_id), "lost", carrier.carrier))
                     continue
                 if draw < damaged_below:
-                    events.append(_event(key, "damaged", done, dest_tz, carrier.carrier))
+                    events.append(trip_event(key, "damaged", done, dest_tz, carrier.carrier))
                     exceptions.append((int(order_id), "damaged", carrier.carrier))
-                events.append(_event(key, "delivered", done + timedelta(minutes=1), dest_tz,
+                events.append(trip_event(key, "delivered", done + timedelta(minutes=1), dest_tz,
                                      carrier.carrier))  # fmt: skip
                 delivered.append((int(order_id), done + timedelta(minutes=1), lane.carrier))
         if events:

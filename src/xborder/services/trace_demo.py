@@ -50,11 +50,13 @@ def tracking_no(order_id: int) -> str:
     return f"XB{order_id:012d}"
 
 
-def _offset(country: str) -> str:
+def utc_offset(country: str) -> str:
     return "+08:00" if country in ("CN", "HK", "SG", "MY") else "+00:00"
 
 
-def _event(key: str, step: str, at: datetime, tz: str, party: str, **extra: Any) -> dict[str, Any]:
+def trip_event(
+    key: str, step: str, at: datetime, tz: str, party: str, **extra: Any
+) -> dict[str, Any]:
     row = {
         "object_key": key,
         "step": step,
@@ -122,11 +124,11 @@ def step_trace(ctx: DemoContext) -> DemoSection:
             for r in rows:
                 key = sscc_link(parcel_sscc(int(r.id)))
                 placed = r.placed_at if r.placed_at.tzinfo else r.placed_at.replace(tzinfo=UTC)
-                tz = _offset(r.origin_country)
+                tz = utc_offset(r.origin_country)
                 if object_ids[key] not in traced:
                     platform = r.platform_id or r.seller_id
                     events.append(
-                        _event(
+                        trip_event(
                             key,
                             "order_placed",
                             placed,
@@ -148,7 +150,7 @@ def step_trace(ctx: DemoContext) -> DemoSection:
                             - timedelta(minutes=30),
                         )
                     events.append(
-                        _event(
+                        trip_event(
                             key,
                             "picked_packed",
                             max(packed, placed),
@@ -164,7 +166,7 @@ def step_trace(ctx: DemoContext) -> DemoSection:
             for lane_id, parcels in sorted(by_lane.items()):
                 lane = lanes_by_id[lane_id]
                 hub = f"https://xborder.dev/loc/hub/{lane.origin_hub}"
-                tz = _offset(hub_country.get(lane.origin_hub, ""))
+                tz = utc_offset(hub_country.get(lane.origin_hub, ""))
                 for i in range(0, len(parcels), BAG_SIZE):
                     group = parcels[i : i + BAG_SIZE]
                     bag = bag_sscc(group[0][0])  # unique: a parcel is bagged once
@@ -179,7 +181,7 @@ def step_trace(ctx: DemoContext) -> DemoSection:
                     )
                     closed = max(t for _, _, t in group) + timedelta(hours=10)
                     events.append(
-                        _event(
+                        trip_event(
                             sscc_link(bag),
                             "consolidated",
                             closed,
@@ -191,7 +193,7 @@ def step_trace(ctx: DemoContext) -> DemoSection:
                         )
                     )
                     events.append(
-                        _event(
+                        trip_event(
                             sscc_link(bag),
                             "departed",
                             closed + timedelta(hours=4),
