@@ -15,20 +15,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import Engine
 
-from xborder.config import database_url
-from xborder.store.engine import make_engine
-from xborder.store.migrate import upgrade
+from xborder.bootstrap import Platform, bootstrap
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # error messages are never wrapped
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
+def platform() -> Platform:
+    """The platform on the configured store, migrated (a no-op when current), on the system
+    clock: what every command hands its use cases (``platform().uow()``)."""
+    return bootstrap()
+
+
 def engine() -> Engine:
-    """The store's engine, migrated to the newest schema (a no-op when it is current)."""
-    store = make_engine(database_url())
-    upgrade(store)
-    return store
+    """Transitional: commands not yet moved to ``platform()``."""
+    return platform().engine
 
 
 def _default(value: Any) -> Any:

@@ -47,8 +47,10 @@ class OrderStatus(StrEnum):
     PLANNED = "planned"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
-    CANCELLED = "cancelled"
+    PARTLY_DELIVERED = "partly_delivered"
+    LOST = "lost"
     RETURNED = "returned"
+    CANCELLED = "cancelled"
 
 
 class _Model(BaseModel):

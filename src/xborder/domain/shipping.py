@@ -7,16 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-
-class ParcelStatus(StrEnum):
-    PACKED = "packed"
-    CONSOLIDATED = "consolidated"
-    IN_TRANSIT = "in_transit"
-    IN_CUSTOMS = "in_customs"
-    OUT_FOR_DELIVERY = "out_for_delivery"
-    DELIVERED = "delivered"
-    EXCEPTION = "exception"
-    RETURNED = "returned"
+from xborder.domain.lifecycle import ParcelStatus
 
 
 class Parcel(BaseModel):

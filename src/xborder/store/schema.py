@@ -184,7 +184,7 @@ orders = Table(
     Column("line_count", Integer, nullable=False),
     Column("placed_at", DateTime(timezone=True), nullable=False),
     Column("promised_by", Date, nullable=False),
-    Column("status", String(12), nullable=False),
+    Column("status", String(20), nullable=False),
     UniqueConstraint("channel", "external_id", name="uq_orders_channel_external_id"),
 )  # fmt: skip
 Index("ix_orders_status", orders.c.status)

@@ -53,7 +53,7 @@ plan_assignments = Table(
     Column("cost_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("reason", Text),
-    Column("prior_status", String(12), nullable=False),  # restored when re-planning releases it
+    Column("prior_status", String(20), nullable=False),  # restored when re-planning releases it
 )
 Index("ix_plan_assignments_plan", plan_assignments.c.plan_id)
 
@@ -96,7 +96,18 @@ parcels = Table(
     Column("warehouse_id", String(64), ForeignKey("warehouses.id"), nullable=False),
     Column("lane_id", String(64), ForeignKey("lanes.id")),
     Column("departure_date", Date),
-    Column("status", String(20), nullable=False),
+    Column("status", String(20), nullable=False),  # a domain.lifecycle.ParcelStatus
     Column("consolidation_id", String(40), ForeignKey("consolidations.id")),
+    # added by 0006_lifecycle: the milestones settlement pays on, and where the parcel goes
+    Column("last_mile_id", String(64)),
+    Column("destination_country", String(2)),
+    Column("destination_postcode", String(20)),
+    Column("promised_by", Date),
+    Column("packed_at", DateTime(timezone=True)),
+    Column("departed_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("status_at", DateTime(timezone=True)),
 )
 Index("ix_parcels_lane_departure", parcels.c.lane_id, parcels.c.departure_date)
+Index("ix_parcels_status", parcels.c.status)
+Index("ix_parcels_consolidation_id", parcels.c.consolidation_id)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from xborder.domain.errors import InvalidValue
+from xborder.domain.lifecycle import Step
 from xborder.trace.vocabulary import CBV
 
 XB_VOC = "https://xborder.dev/voc/"
@@ -42,29 +43,6 @@ class Action(StrEnum):
     ADD = "ADD"
     OBSERVE = "OBSERVE"
     DELETE = "DELETE"
-
-
-class Step(StrEnum):
-    ORDER_PLACED = "order_placed"
-    PICKED_PACKED = "picked_packed"
-    CONSOLIDATED = "consolidated"
-    DEPARTED = "departed"
-    ARRIVED = "arrived"
-    EXPORT_HELD = "export_held"
-    EXPORT_INSPECTED = "export_inspected"
-    EXPORT_RELEASED = "export_released"
-    EXPORT_REJECTED = "export_rejected"
-    IMPORT_HELD = "import_held"
-    IMPORT_INSPECTED = "import_inspected"
-    IMPORT_RELEASED = "import_released"
-    IMPORT_REJECTED = "import_rejected"
-    DECONSOLIDATED = "deconsolidated"
-    OUT_FOR_DELIVERY = "out_for_delivery"
-    DELIVERY_ATTEMPT = "delivery_attempt"
-    DELIVERED = "delivered"
-    DAMAGED = "damaged"
-    LOST = "lost"
-    RETURNED = "returned"
 
 
 @dataclass(frozen=True, slots=True)
