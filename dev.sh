@@ -2,7 +2,7 @@
 # One entry point for a fresh machine: sets up what is missing, then runs the job.
 #   bash dev.sh demo [xborder demo options]   venv + package, then the demo on the embedded store
 #   bash dev.sh test [pytest options]         venv + package + PostgreSQL binaries, then the tests
-#   bash dev.sh lint                          ruff and mypy
+#   bash dev.sh lint                          ruff, mypy and the import-linter contracts
 #   bash dev.sh bench NAME                    python benchmarks/bench_NAME.py
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -44,7 +44,7 @@ command="${1:-}"; shift || true
 case "$command" in
   demo)  setup; exec .venv/bin/xborder demo "$@" ;;
   test)  setup; ensure_postgres; exec .venv/bin/python -m pytest "$@" ;;
-  lint)  setup; .venv/bin/ruff check src tests benchmarks; .venv/bin/ruff format --check src tests benchmarks; exec .venv/bin/mypy ;;
+  lint)  setup; .venv/bin/ruff check src tests benchmarks; .venv/bin/ruff format --check src tests benchmarks; .venv/bin/mypy; exec .venv/bin/lint-imports ;;
   bench) setup; ensure_postgres; name="${1:?bench needs a name}"; shift; exec .venv/bin/python "benchmarks/bench_${name}.py" "$@" ;;
   *) echo "usage: bash dev.sh {demo|test|lint|bench NAME} [options]" >&2; exit 2 ;;
 esac

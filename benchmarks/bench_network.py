@@ -19,7 +19,10 @@ from pathlib import Path
 from xborder.domain.errors import InvalidValue
 from xborder.planning.network import read_orlib, solve, violations
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "benchmarks" / "orlib-cwlp"
+_REPO = Path(__file__).resolve().parents[1]
+_SHARED_DATA = _REPO / ".." / "shared" / "benchmarks" / "orlib-cwlp"  # the full set, if beside
+# else the instances the tests use (in a plain clone); the others are reported as skipped
+DATA = _SHARED_DATA if _SHARED_DATA.is_dir() else _REPO / "tests" / "data" / "orlib-cwlp"
 DEFAULT_PLAIN_LARGE = "capa_8000,capb_5000,capc_5000"
 
 

@@ -267,7 +267,7 @@ def run(url: str, events: int, deep: bool, samples: int, label: str) -> None:
     docs_s, chain_s = sha_baseline(engine, limit)
     print(f"  baseline raw SHA-256 over the same documents: {limit / docs_s:,.0f} /s")
     with UnitOfWork(engine) as uow:
-        fast = svc.verify(uow, deep=False)
+        fast = svc.verify(uow, svc.Verify(deep=False))
     assert fast.ok, fast.first
     vrate = fast.events / fast.seconds
     print(
@@ -287,7 +287,7 @@ def run(url: str, events: int, deep: bool, samples: int, label: str) -> None:
         )
     if deep:
         with UnitOfWork(engine) as uow:
-            full = svc.verify(uow, deep=True)
+            full = svc.verify(uow, svc.Verify(deep=True))
         assert full.ok, full.first
         print(
             f"verify --deep (also recompute every CBV Event Hash ID from JSON): "

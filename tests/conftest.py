@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
 import os
+
+# Pin the console width before any xborder import: ``xborder.cli.common`` creates its Rich consoles
+# at import time, and Rich fixes a console's width from COLUMNS when it is created (a COLUMNS=200
+# exported by the caller's shell would stick); without COLUMNS, each print asks whatever terminal
+# is attached (pytest -s, a developer's window). The contract is that a person reads every default
+# CLI view at 80 columns, so the CLI tests render, and assert, at exactly 80.
+# TERM is left alone: under the test runner the output is not a terminal, so Rich writes no colour.
+os.environ["COLUMNS"] = "80"
+
+import itertools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path

@@ -40,6 +40,11 @@ class Platform:
         self.engine.dispose()
 
 
+def wall_clock() -> Clock:
+    """The system clock, for an entry point that needs "now" before it builds a platform."""
+    return SystemClock()
+
+
 def bootstrap(
     url: str | None = None,
     *,

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from tests.customs.support import QUOTE_DAY, quote
 from xborder.domain.errors import InvalidValue
 from xborder.domain.money import FxRate, FxTable
-from xborder.services.customs import quote, quote_many
+from xborder.services.customs import quote_many
 
 
 def order(
@@ -250,7 +251,7 @@ def test_bulk_gives_the_same_answers_as_single_quotes_and_isolates_bad_records()
         {"destination": "XX"},
         order("US", "2025-08-29", line("610910", "10.00")),
     ]
-    results = quote_many(requests)
+    results = quote_many(requests, QUOTE_DAY)
     assert [r["record"] for r in results] == [0, 1, 2, 3]
     assert results[2]["error"] == "origin: is required"
     for i in (0, 1, 3):
@@ -291,3 +292,14 @@ def test_specific_duty_heading_asks_for_a_rate() -> None:
         quote(order("DE", "2025-06-01", line("040221", "200.00")))
     result = quote(order("DE", "2025-06-01", line("040221", "200.00", duty_rate="0.3")))
     assert result["duty"] == "60.00"
+
+
+def test_a_request_without_a_date_is_quoted_on_the_clocks_today() -> None:
+    undated = {k: v for k, v in order("CN", "2018-06-01", line("330499", "2000.01")).items()
+               if k != "date"}  # fmt: skip
+    result = quote(undated)  # the clock stands at QUOTE_DAY (2025): the 2019 limits apply
+    assert (result["date"], result["channel"]) == (QUOTE_DAY.isoformat(), "cbec")
+    on_2018 = quote(undated, on=date(2018, 6, 1))  # the RMB 2,000 single limit of 2016
+    assert (on_2018["date"], on_2018["channel"]) == ("2018-06-01", "general")
+    bulk = quote_many([undated], date(2018, 6, 1))
+    assert bulk[0]["channel"] == "general"

@@ -10,8 +10,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.customs.support import QUOTE_DAY, quote
 from xborder.customs.quote_kernel import round_half_up, tax_components
-from xborder.services.customs import quote, quote_many
+from xborder.services.customs import quote_many
 
 RATES = st.decimals(min_value=Decimal(0), max_value=Decimal("0.5"), places=3)
 CT_RATES = st.decimals(min_value=Decimal(0), max_value=Decimal("0.6"), places=3)
@@ -149,7 +150,7 @@ def test_bulk_and_single_agree(prices: list[int], freight: int) -> None:
             prices, [("CN", "CNY"), ("DE", "EUR"), ("US", "USD"), ("GB", "GBP")] * 2, strict=False
         )
     ]
-    bulk = quote_many(requests)
+    bulk = quote_many(requests, QUOTE_DAY)
     for request, row in zip(requests, bulk, strict=True):
         assert {k: v for k, v in row.items() if k != "record"} == quote(request)
 

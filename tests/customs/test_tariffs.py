@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.customs.support import quote
 from xborder.customs.regimes import EU_MEMBERS, RULES
 from xborder.customs.tariffs import load_tariff_csv, shipped_book
 from xborder.domain.errors import InvalidValue
-from xborder.services.customs import quote
 
 HEADER = (
     "heading,duty_rate,vat_class,ct_rate,ct_high_end_rate,valid_from,valid_to,description,source\n"

@@ -10,8 +10,11 @@ import pytest
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from xborder.domain.clock import SettableClock
+from xborder.domain.errors import Conflict
 from xborder.planning.consolidation import DEFAULT_LIMITS, sscc_valid
-from xborder.services.planning import consolidate, plan_fulfilment
+from xborder.services.parcels import PackOrders, pack_orders
+from xborder.services.planning import PlanFulfilment, consolidate, plan_fulfilment
 from xborder.store.schema import (
     hubs,
     inventory,
@@ -34,6 +37,11 @@ from xborder.store.uow import UnitOfWork
 from xborder.trace.signing import KeyStore
 
 PLACED = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # a Tuesday, before the 18:00 cut-off
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+def _uow(engine: Engine, keys: Path | None = None) -> UnitOfWork:
+    return UnitOfWork(engine, SettableClock(NOW), KeyStore(keys) if keys else None)
 
 
 def _world(conn: Any, stock: dict[tuple[str, str], int]) -> None:
@@ -210,9 +218,7 @@ def test_plan_reserves_stock_and_replanning_releases_it(engine: Engine) -> None:
         _world(uow.connection, {("wh-cn", "A"): 10, ("wh-de", "A"): 2})
         _orders(uow.connection, 8)
         uow.commit()
-    with UnitOfWork(engine) as uow:
-        result = plan_fulfilment(uow, method="mip")
-        uow.commit()
+    result = plan_fulfilment(_uow(engine), PlanFulfilment(method="mip"))
     assert result.orders == 8
     # in-country stock serves 2; the air lane takes at most 6 kg (1 kg parcels) -> 6; total 8
     assert result.assigned == 8 and result.lower_bound <= result.cost + 1e-6
@@ -233,12 +239,10 @@ def test_plan_reserves_stock_and_replanning_releases_it(engine: Engine) -> None:
             )
         }
         assert deps == {date(2026, 11, 24)}  # Tuesday, before the cut-off
-        assert all(sscc_valid(r[0]) for r in c.execute(select(parcels.c.sscc)))
+        assert c.execute(select(parcels)).first() is None  # parcels are made by packing
 
     # re-planning releases every unconsolidated reservation and books it again, never twice
-    with UnitOfWork(engine) as uow:
-        again = plan_fulfilment(uow, method="mip", replan=True)
-        uow.commit()
+    again = plan_fulfilment(_uow(engine), PlanFulfilment(method="mip", replan=True))
     assert again.released == 8 and again.assigned == 8
     with UnitOfWork(engine) as uow:
         assert _reserved(uow.connection)[("wh-cn", "A")] == (10, 6)
@@ -247,9 +251,7 @@ def test_plan_reserves_stock_and_replanning_releases_it(engine: Engine) -> None:
     with UnitOfWork(engine) as uow:
         uow.connection.execute(update(lanes).values(daily_capacity_kg=3))
         uow.commit()
-    with UnitOfWork(engine) as uow:
-        third = plan_fulfilment(uow, method="mip", replan=True)
-        uow.commit()
+    third = plan_fulfilment(_uow(engine), PlanFulfilment(method="mip", replan=True))
     assert third.assigned == 5 and sum(third.reasons.values()) == 3
     with UnitOfWork(engine) as uow:
         stock = _reserved(uow.connection)
@@ -271,10 +273,13 @@ def test_consolidation_packs_each_departure_within_limits(engine: Engine, tmp_pa
         _world(uow.connection, {("wh-cn", "A"): 10})
         _orders(uow.connection, 6)
         uow.commit()
-    with UnitOfWork(engine) as uow:
-        plan_fulfilment(uow)
-        result = consolidate(uow, keys=KeyStore(tmp_path))
-        uow.commit()
+    plan_fulfilment(_uow(engine))
+    packed = pack_orders(_uow(engine, tmp_path))
+    assert packed.parcels == 6 and packed.events == 12  # order placed + packed, per parcel
+    with UnitOfWork(engine) as uow:  # packing took the units off the shelf
+        assert _reserved(uow.connection)[("wh-cn", "A")] == (4, 0)
+        assert all(sscc_valid(r[0]) for r in uow.connection.execute(select(parcels.c.sscc)))
+    result = consolidate(_uow(engine, tmp_path))
     assert result.parcels == 6 and result.consolidations == 1
     assert result.events == 1  # one AggregationEvent in the trace ledger
     with UnitOfWork(engine) as uow:
@@ -290,10 +295,11 @@ def test_consolidation_packs_each_departure_within_limits(engine: Engine, tmp_pa
         ).all()
         assert len(inside) == 6 and {r[0] for r in inside} == {"consolidated"}
         assert {r[1] for r in inside} == {bag.departure_date}
-        event = c.execute(select(trace_events)).one()
-        assert event.event_type == "AggregationEvent"
-    with UnitOfWork(engine) as uow:
-        assert consolidate(uow, keys=KeyStore(tmp_path)).consolidations == 0  # nothing left
+        kinds = [r.event_type for r in c.execute(select(trace_events))]
+        assert kinds.count("AggregationEvent") == 1 and len(kinds) == 13
+    assert consolidate(_uow(engine, tmp_path)).consolidations == 0  # nothing left
+    with pytest.raises(Conflict, match="packing refused"):  # packed already: refused
+        pack_orders(_uow(engine, tmp_path), PackOrders((1,)))
 
 
 def test_parcels_too_big_for_a_bag_go_on_a_pallet(engine: Engine, tmp_path: Path) -> None:
@@ -301,10 +307,9 @@ def test_parcels_too_big_for_a_bag_go_on_a_pallet(engine: Engine, tmp_path: Path
         _world(uow.connection, {("wh-cn", "B"): 5})
         _orders(uow.connection, 2, sku="B")
         uow.commit()
-    with UnitOfWork(engine) as uow:
-        plan = plan_fulfilment(uow)
-        result = consolidate(uow, keys=KeyStore(tmp_path))
-        uow.commit()
+    plan = plan_fulfilment(_uow(engine))
+    pack_orders(_uow(engine, tmp_path))
+    result = consolidate(_uow(engine, tmp_path))
     assert plan.assigned == 2 and result.parcels == 2
     with UnitOfWork(engine) as uow:
         rows = uow.connection.execute(select(consolidations.c.kind, consolidations.c.parcels)).all()

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from xborder.cli.main import app
 
 runner = CliRunner()
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchmarks" / "orlib-cwlp"
+# vendored OR-Library instances (tests/data/orlib-cwlp/README.md: source, licence)
+DATA = Path(__file__).resolve().parents[1] / "data" / "orlib-cwlp"
 INSTANCE = {
     "sites": [{"id": "a", "fixed_cost": 10, "capacity": 5},
               {"id": "b", "fixed_cost": 4, "capacity": 5}],
@@ -52,7 +53,7 @@ def test_orlib_single_source() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--orlib", str(DATA / "capa.txt")], "--capacity"),
+        (["--orlib", str(DATA / "capb.txt")], "--capacity"),  # word `capacity` in the file
         (["--orlib", str(DATA / "cap41.txt"), "--capacity", "-5"], "negative"),
         (["--orlib", str(DATA / "cap41.txt"), "--capacity", "10"], "infeasible"),
         (["--orlib", str(DATA / "nope.txt")], "cannot read"),

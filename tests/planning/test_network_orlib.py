@@ -10,12 +10,13 @@ import pytest
 from xborder.domain.errors import InvalidValue
 from xborder.planning.network import parse_orlib, read_orlib, solve, violations
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchmarks" / "orlib-cwlp"
+# the instances these tests read, vendored (tests/data/orlib-cwlp/README.md: source, licence)
+DATA = Path(__file__).resolve().parents[1] / "data" / "orlib-cwlp"
 
 
 def _optima(name: str, column: str) -> dict[str, float]:
     path = DATA / name
-    assert path.is_file(), f"benchmark data missing: {path} (see the issue: ../shared/...)"
+    assert path.is_file(), f"vendored benchmark data missing: {path}"
     with path.open() as f:
         return {row["instance"]: float(row[column]) for row in csv.DictReader(f)}
 

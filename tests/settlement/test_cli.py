@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import xborder.cli.settle as settle_cli
+from tests.settlement.lifecycle_store import LANE_CARRIER, PROVIDER, Store, build
 from tests.settlement.test_escrow import FEE, PAID, _orders
+from xborder.bootstrap import bootstrap
 from xborder.cli.main import app
+from xborder.domain.world import World
 from xborder.store.engine import make_engine
 from xborder.store.migrate import upgrade
 
@@ -78,3 +83,48 @@ def test_escrow_commands_and_statement(store: str) -> None:
     back = runner.invoke(app, ["settle", "escrow", "refund", str(order), "--platform", "plat",
                                "--json"])  # fmt: skip
     assert json.loads(back.stdout) == {"posted": 2, "already_posted": 0}  # a return after release
+
+
+@pytest.fixture
+def settled(store: str, demo_world: World, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """The lifecycle store on the CLI's database, with the CLI on the store's settable clock."""
+    engine = make_engine(store)
+    built = build(engine, demo_world)
+    monkeypatch.setattr(settle_cli, "platform", lambda: bootstrap(store, clock=built.clock))
+    return built
+
+
+def _legible(output: str) -> None:
+    """A person's view at 80 columns: no line wider, no raw minor units, no account codes."""
+    lines = output.splitlines()
+    assert lines and max(len(line) for line in lines) <= 80, output
+    assert re.search(r"\b(2838|2448|15860)\b", output) is None, output
+    assert ":receivable:" not in output and ":proceeds:" not in output
+
+
+def test_lifecycle_statement_balances_and_escrow_read_at_80_columns(settled: Store) -> None:
+    first = runner.invoke(app, ["settle", "lifecycle", "--platform", PROVIDER, "--json"])
+    assert first.exit_code == 0, first.output
+    out = json.loads(first.stdout)
+    assert out["settled"] == out["totals"] and out["settled"]["linehaul_paid"] == 5
+    again = runner.invoke(app, ["settle", "lifecycle", "--platform", PROVIDER])
+    assert again.exit_code == 0, again.output
+    assert "0 transfers posted." in again.stdout
+    _legible(again.stdout)
+    carrier = runner.invoke(app, ["settle", "statement", LANE_CARRIER, "--entries"])
+    assert carrier.exit_code == 0, carrier.output
+    _legible(carrier.stdout)
+    assert "793.00 CNY" in carrier.stdout  # 5 x 158.60 CNY of line-haul freight
+    assert "line-haul freight" in carrier.stdout and "XB000000000001" in carrier.stdout
+    assert "loss or damage" in carrier.stdout and "-24.48 EUR" in carrier.stdout
+    listed = runner.invoke(app, ["settle", "balances"])
+    assert listed.exit_code == 0, listed.output
+    _legible(listed.stdout)
+    assert "lp-meridian-express" in listed.stdout and "-24.48 EUR" in listed.stdout
+    shown = runner.invoke(app, ["settle", "escrow", "show", str(settled.ids["D"])])
+    assert shown.exit_code == 0, shown.output
+    _legible(shown.stdout)
+    assert "refund to the buyer (lost or damaged)" in shown.stdout and "28.38 EUR" in shown.stdout
+    raw = runner.invoke(app, ["settle", "statement", LANE_CARRIER, "--entries", "--json"])
+    entries = json.loads(raw.stdout)["entries"]
+    assert {e["amount"] for e in entries if e["code"] == "partner.pay.lane"} == {15860}

@@ -12,9 +12,25 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, func, select
 
+from xborder.domain.clock import SettableClock
 from xborder.domain.errors import InvalidValue
 from xborder.domain.money import FxRate, FxTable
 from xborder.services.settlement import (
+    AutoConfirm,
+    Balances,
+    CapturePaid,
+    CompensateLoss,
+    ConfirmDelivery,
+    EscrowState,
+    EscrowTerms,
+    MarkDelivered,
+    PayPartners,
+    RefundOrders,
+    RemitTaxes,
+    SettleDeclaredTaxes,
+    SlaTerms,
+    StatementQuery,
+    WithholdTaxes,
     auto_confirm,
     balances,
     capture_paid,
@@ -29,8 +45,6 @@ from xborder.services.settlement import (
     statement,
     withhold_taxes,
 )
-from xborder.settlement.escrow import EscrowTerms
-from xborder.settlement.sla import SlaTerms
 from xborder.store.schema import orders, payments
 from xborder.store.schema_customs import customs_declarations
 from xborder.store.schema_settlement import ledger_transfers
@@ -43,6 +57,12 @@ PAID = 2838  # 2 x 9.99 + 4.50 goods + 3.90 freight (EUR cents)
 GOODS = 2448
 TAX = 300
 FEE = 122  # 5% of 24.48 = 1.224 -> 1.22
+NOW = T0 + timedelta(days=60)  # the clock of these tests: every step is in its past
+
+
+def at_now(engine: Engine, now: datetime = NOW) -> UnitOfWork:
+    """A unit of work on a clock stopped at ``now``."""
+    return UnitOfWork(engine, SettableClock(now))
 
 
 def _orders(engine: Engine, n: int, paid: bool = True) -> list[int]:
@@ -78,9 +98,9 @@ def _transfer_count(engine: Engine) -> int:
 
 
 def _check_invariants(engine: Engine, ids: list[int]) -> None:
-    with UnitOfWork(engine) as uow:
-        frame = balances(uow)
-        state = escrow_state(uow, ids)
+    with at_now(engine) as uow:
+        frame = balances(uow, Balances())
+        state = escrow_state(uow, EscrowState(ids))
     for cur in frame.get_column("currency").unique().to_list():
         assert frame.filter(pl.col("currency") == cur)["balance"].sum() == 0
     escrow = frame.filter((pl.col("party") == "plat") & (pl.col("purpose") == "escrow"))
@@ -96,44 +116,52 @@ def test_the_whole_lifecycle(engine: Engine) -> None:
     ok, late, lost, unshipped = _orders(engine, 4)
     ids = [ok, late, lost, unshipped]
     steps: list[Callable[[UnitOfWork], Any]] = []
-    with UnitOfWork(engine) as uow:
-        steps.append(lambda u: capture_paid(u, TERMS, ids, T0))
+    with at_now(engine) as uow:
+        steps.append(lambda u: capture_paid(u, CapturePaid(TERMS, ids, T0)))
         taxes = pl.DataFrame({"order_id": ids, "tax": [TAX] * 4, "authority": ["customs-de"] * 4})
-        steps.append(lambda u: withhold_taxes(u, TERMS, taxes, T0))
-        steps.append(lambda u: remit_taxes(u, [ok, late, lost], T0 + timedelta(days=2)))
+        steps.append(lambda u: withhold_taxes(u, WithholdTaxes(TERMS, taxes, T0)))
+        steps.append(lambda u: remit_taxes(u, RemitTaxes([ok, late, lost], T0 + timedelta(days=2))))
         delivered = pl.DataFrame({
             "order_id": [ok, late],
             "delivered_at": [T0 + timedelta(days=5), T0 + timedelta(days=13)],
             "responsible": ["dhl-de", "dhl-de"],
         })  # fmt: skip
         sla = SlaTerms(penalty_per_day=100, penalty_cap=1000)
-        steps.append(lambda u: mark_delivered(u, TERMS, delivered, sla, T0 + timedelta(days=13)))
+        steps.append(lambda u: mark_delivered(u, MarkDelivered(TERMS, delivered, sla)))
         steps.append(
-            lambda u: refund_orders(u, TERMS, [late], "refund.return", T0 + timedelta(days=14))
+            lambda u: refund_orders(
+                u, RefundOrders(TERMS, [late], "refund.return", T0 + timedelta(days=14))
+            )
         )
-        steps.append(lambda u: refund_orders(u, TERMS, [unshipped], "refund.unshipped", T0))
+        steps.append(
+            lambda u: refund_orders(u, RefundOrders(TERMS, [unshipped], "refund.unshipped", T0))
+        )
         losses = pl.DataFrame({"order_id": [lost], "custodian": ["line-x"]})
-        steps.append(lambda u: compensate_loss(u, TERMS, losses, T0 + timedelta(days=6)))
+        steps.append(
+            lambda u: compensate_loss(u, CompensateLoss(TERMS, losses, T0 + timedelta(days=6)))
+        )
         for step in steps:
             step(uow)
         uow.commit()
     _check_invariants(engine, ids)
-    with UnitOfWork(engine) as uow:
-        state = {r["order_id"]: r for r in escrow_state(uow, ids).iter_rows(named=True)}
+    with at_now(engine) as uow:
+        state = {
+            r["order_id"]: r for r in escrow_state(uow, EscrowState(ids)).iter_rows(named=True)
+        }
         assert state[ok]["release_open"] and state[ok]["release"] == PAID - TAX - FEE
         assert state[late]["refunded"] == PAID - TAX and not state[late]["release_open"]
         assert state[unshipped]["refunded"] == PAID
         assert not state[unshipped]["tax_open"]
         assert state[lost]["refunded"] == PAID - TAX
         # nothing auto-confirms before N days; then the delivery is confirmed
-        assert auto_confirm(uow, TERMS, T0 + timedelta(days=11)).posted == 0
-        assert auto_confirm(uow, TERMS, T0 + timedelta(days=13)).posted == 2
+        assert auto_confirm(uow, AutoConfirm(TERMS, T0 + timedelta(days=11))).posted == 0
+        assert auto_confirm(uow, AutoConfirm(TERMS, T0 + timedelta(days=13))).posted == 2
         uow.commit()
     _check_invariants(engine, ids)
-    with UnitOfWork(engine) as uow:
+    with at_now(engine) as uow:
         bal = {
             f"{r['party']}:{r['purpose']}": r["balance"]
-            for r in balances(uow).iter_rows(named=True)
+            for r in balances(uow, Balances()).iter_rows(named=True)
         }
     assert bal["plat:escrow"] == 0
     assert bal["seller-sz-gadgets:proceeds"] == PAID - TAX - FEE
@@ -147,10 +175,10 @@ def test_the_whole_lifecycle(engine: Engine) -> None:
 
     # replaying every step is a retry: nothing new is posted
     before = _transfer_count(engine)
-    with UnitOfWork(engine) as uow:
+    with at_now(engine) as uow:
         for step in steps[:4] + steps[5:]:
             step(uow)
-        confirm_delivery(uow, [ok], T0 + timedelta(days=20))
+        confirm_delivery(uow, ConfirmDelivery([ok], T0 + timedelta(days=20)))
         uow.commit()
     assert _transfer_count(engine) == before
     _check_invariants(engine, ids)
@@ -163,11 +191,11 @@ def test_partner_pay_through_fx_keeps_each_currency_balanced(engine: Engine) -> 
         "order_id": [order, order], "partner": ["line-x", "dhl-de"], "role": ["lane", "last_mile"],
         "partner_currency": ["CNY", "EUR"], "partner_amount": [800, 250],
     })  # fmt: skip
-    with UnitOfWork(engine) as uow:
-        capture_paid(uow, TERMS, [order], T0)
-        pay_partners(uow, TERMS, charges, fx, date(2026, 11, 24), T0)
+    with at_now(engine) as uow:
+        capture_paid(uow, CapturePaid(TERMS, [order], T0))
+        pay_partners(uow, PayPartners(TERMS, charges, fx, date(2026, 11, 24), T0))
         uow.commit()
-        frame = balances(uow)
+        frame = balances(uow, Balances())
     bal = {
         f"{r['party']}:{r['purpose']}:{r['currency']}": r["balance"]
         for r in frame.iter_rows(named=True)
@@ -176,8 +204,8 @@ def test_partner_pay_through_fx_keeps_each_currency_balanced(engine: Engine) -> 
     assert bal["plat:fx:CNY"] == -800 and bal["plat:fx:EUR"] == 100  # 8.00 CNY = 1.00 EUR
     assert bal["seller-sz-gadgets:proceeds:EUR"] == -350
     assert bal["dhl-de:receivable:EUR"] == 250
-    with UnitOfWork(engine) as uow:
-        lines = statement(uow, "line-x").lines
+    with at_now(engine) as uow:
+        lines = statement(uow, StatementQuery("line-x")).lines
     assert [(line.account, str(line.closing)) for line in lines] == [
         ("line-x:receivable:CNY", "8.00 CNY")
     ]
@@ -185,37 +213,42 @@ def test_partner_pay_through_fx_keeps_each_currency_balanced(engine: Engine) -> 
 
 def test_bad_lifecycle_requests_are_refused(engine: Engine) -> None:
     (order,) = _orders(engine, 1)
-    with UnitOfWork(engine) as uow:
+    with at_now(engine) as uow:
         with pytest.raises(InvalidValue) as missing:
-            capture_paid(uow, TERMS, [order, 999], T0)
+            capture_paid(uow, CapturePaid(TERMS, [order, 999], T0))
         assert missing.value.field == "order_id"
         deliveries = pl.DataFrame({"order_id": [order], "delivered_at": [T0]})
         with pytest.raises(InvalidValue, match="nothing in escrow"):
-            mark_delivered(uow, TERMS, deliveries, at=T0)
-        capture_paid(uow, TERMS, [order], T0)
+            mark_delivered(uow, MarkDelivered(TERMS, deliveries))
+        with pytest.raises(InvalidValue, match="after the clock's now") as future:
+            capture_paid(uow, CapturePaid(TERMS, [order], NOW + timedelta(seconds=1)))
+        assert future.value.field == "at"
+        capture_paid(uow, CapturePaid(TERMS, [order], T0))
         too_much = pl.DataFrame({"order_id": [order], "tax": [PAID + 1], "authority": ["c"]})
         with pytest.raises(InvalidValue) as tax:
-            withhold_taxes(uow, TERMS, too_much, T0)
+            withhold_taxes(uow, WithholdTaxes(TERMS, too_much, T0))
         assert tax.value.field == f"order {order}.tax"
-        mark_delivered(uow, TERMS, deliveries, at=T0)
-        confirm_delivery(uow, [order], T0)
+        mark_delivered(uow, MarkDelivered(TERMS, deliveries))
+        confirm_delivery(uow, ConfirmDelivery([order], T0))
         with pytest.raises(InvalidValue, match="already released"):
-            refund_orders(uow, TERMS, [order], "refund.unshipped", at=T0)
+            refund_orders(uow, RefundOrders(TERMS, [order], "refund.unshipped", T0))
 
 
 def test_a_return_after_release_is_corrected_from_the_seller_and_the_fee(engine: Engine) -> None:
     (order,) = _orders(engine, 1)
     deliveries = pl.DataFrame({"order_id": [order], "delivered_at": [T0]})
-    with UnitOfWork(engine) as uow:
-        capture_paid(uow, TERMS, [order], T0)
-        mark_delivered(uow, TERMS, deliveries, at=T0)
-        confirm_delivery(uow, [order], T0)
-        assert refund_orders(uow, TERMS, [order], at=T0 + timedelta(days=10)).posted == 2
-        assert refund_orders(uow, TERMS, [order], at=T0 + timedelta(days=11)).posted == 0
+    with at_now(engine) as uow:
+        capture_paid(uow, CapturePaid(TERMS, [order], T0))
+        mark_delivered(uow, MarkDelivered(TERMS, deliveries))
+        confirm_delivery(uow, ConfirmDelivery([order], T0))
+        later = T0 + timedelta(days=10)
+        assert refund_orders(uow, RefundOrders(TERMS, [order], at=later)).posted == 2
+        again = later + timedelta(days=1)
+        assert refund_orders(uow, RefundOrders(TERMS, [order], at=again)).posted == 0
         uow.commit()
         bal = {
             f"{r['party']}:{r['purpose']}": r["balance"]
-            for r in balances(uow).iter_rows(named=True)
+            for r in balances(uow, Balances()).iter_rows(named=True)
         }
     assert bal["pay-co:funds"] == 0 and bal["seller-sz-gadgets:proceeds"] == 0
     assert bal["plat:fees"] == 0 and bal["plat:escrow"] == 0
@@ -229,7 +262,7 @@ def test_declared_ddp_taxes_are_withheld_and_remitted_once_released(engine: Engi
         (released, "GB", "GBP", 170, "released"),  # GBP tax on a EUR order: converted
         (unpaid, "DE", "EUR", 400, "released"),
     ]
-    with UnitOfWork(engine) as uow:
+    with at_now(engine) as uow:
         uow.connection.execute(customs_declarations.insert(), [{
             "order_no": f"ORD-{oid}", "order_id": oid, "regime": "EU", "destination": dest,
             "channel": "ioss", "customs_mode": None, "buyer_id": None,
@@ -239,18 +272,21 @@ def test_declared_ddp_taxes_are_withheld_and_remitted_once_released(engine: Engi
             "incoterm": "DDP", "tax_payer": "seller", "collected_at": "checkout",
             "status": status, "released_on": None, "rules": "[]",
         } for oid, dest, cur, tax, status in declarations])  # fmt: skip
-        capture_paid(uow, TERMS, [held, released], T0)  # the third order's money never came
+        # the third order's money never came
+        capture_paid(uow, CapturePaid(TERMS, [held, released], T0))
         fx = FxTable.of([FxRate(date(2026, 11, 1), "EUR", "GBP", Decimal("0.85"))])
-        withheld, remitted = settle_declared_taxes(uow, TERMS, [held, released, unpaid], fx, T0)
-        assert (withheld.posted, remitted.posted) == (2, 1)
-        again = settle_declared_taxes(uow, TERMS, [held, released, unpaid], fx, T0)
-        assert (again[0].posted, again[1].posted) == (0, 0)
+        command = SettleDeclaredTaxes(TERMS, [held, released, unpaid], fx, T0)
+        first = settle_declared_taxes(uow, command)
+        assert (first.withheld.posted, first.remitted.posted) == (2, 1)
+        again = settle_declared_taxes(uow, command)
+        assert (again.withheld.posted, again.remitted.posted) == (0, 0)
         uow.commit()
         state = {
-            r["order_id"]: r for r in escrow_state(uow, [held, released]).iter_rows(named=True)
+            r["order_id"]: r
+            for r in escrow_state(uow, EscrowState([held, released])).iter_rows(named=True)
         }
         bal = {f"{r['party']}:{r['purpose']}:{r['currency']}": (r["balance"], r["credits_pending"])
-               for r in balances(uow).iter_rows(named=True)}  # fmt: skip
+               for r in balances(uow, Balances()).iter_rows(named=True)}  # fmt: skip
     assert state[held]["tax_open"] and state[held]["tax"] == 400
     assert state[released]["tax_remitted"] == 200  # 1.70 GBP / 0.85 = 2.00 EUR
     assert bal["customs-gb:tax:EUR"] == (200, 0) and bal["customs-de:tax:EUR"] == (0, 400)

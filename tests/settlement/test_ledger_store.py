@@ -17,7 +17,14 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from xborder.domain.errors import Conflict, DomainError, InvalidValue
-from xborder.services.settlement import balances, post_transfers, statement
+from xborder.services.settlement import (
+    Balances,
+    PostTransfers,
+    StatementQuery,
+    balances,
+    post_transfers,
+    statement,
+)
 from xborder.settlement.ledger import AccountKey, Kind, Purpose, Transfer
 from xborder.store.schema_settlement import ledger_transfers
 from xborder.store.settlement_repo import LedgerRepository
@@ -144,7 +151,7 @@ class Model:
 
 
 def _store_balances(uow: UnitOfWork, ns: str) -> dict[str, list[int]]:
-    frame = balances(uow)
+    frame = balances(uow, Balances())
     out: dict[str, list[int]] = {}
     for r in frame.iter_rows(named=True):
         if r["party"].startswith(f"{ns}-"):
@@ -189,7 +196,7 @@ def check_against_model(engine: Engine, batches: list[tuple[list[Op], bool]]) ->
         expected = model.apply(batch)
         with UnitOfWork(engine) as uow:
             try:
-                post_transfers(uow, batch)
+                post_transfers(uow, PostTransfers(batch))
                 uow.commit()
                 accepted = True
             except DomainError:
@@ -204,7 +211,7 @@ def check_against_model(engine: Engine, batches: list[tuple[list[Op], bool]]) ->
                 .where(ledger_transfers.c.id.like(f"{ns}-%"))
             ).scalar_one()  # fmt: skip
             assert count == len(model.stored)  # retries never double-post
-            frame = balances(uow)
+            frame = balances(uow, Balances())
             for currency in frame.get_column("currency").unique().to_list():
                 part = frame.filter(frame["currency"] == currency)
                 assert int((part["credits_posted"] - part["debits_posted"]).sum()) == 0
@@ -217,7 +224,9 @@ def check_against_model(engine: Engine, batches: list[tuple[list[Op], bool]]) ->
 def _fund(engine: Engine, ns: str, amount: int = 1000) -> list[AccountKey]:
     k = keys(ns)
     with UnitOfWork(engine) as uow:
-        post_transfers(uow, [Transfer(f"{ns}-fund", k[0], k[1], amount, "EUR", "fund", NOW)])
+        post_transfers(
+            uow, PostTransfers([Transfer(f"{ns}-fund", k[0], k[1], amount, "EUR", "fund", NOW)])
+        )
         uow.commit()
     return k
 
@@ -235,7 +244,7 @@ def test_a_crash_in_the_middle_of_a_batch_leaves_nothing(
     monkeypatch.setattr(LedgerRepository, "write", crash)
     batch = [Transfer(f"crash-b{i}", k[1], k[2], 10, "EUR", "release", NOW) for i in range(50)]
     with pytest.raises(RuntimeError), UnitOfWork(engine) as uow:
-        post_transfers(uow, batch)
+        post_transfers(uow, PostTransfers(batch))
         uow.commit()
     with UnitOfWork(engine) as uow:
         count = uow.connection.execute(
@@ -252,40 +261,42 @@ def test_overdraft_unbalanced_and_conflicting_ids_are_refused_with_named_fields(
     k = _fund(engine, "bad", 500)
     with UnitOfWork(engine) as uow:
         with pytest.raises(InvalidValue) as over:
-            post_transfers(uow, [
+            post_transfers(uow, PostTransfers([
                 Transfer("bad-1", k[1], k[2], 300, "EUR", "release", NOW),
                 Transfer("bad-2", k[1], k[2], 300, "EUR", "release", NOW),
-            ])  # fmt: skip
+            ]))  # fmt: skip
         assert over.value.field == "transfer bad-2.amount" and "overdraw" in over.value.reason
         with pytest.raises(InvalidValue) as cross:
-            post_transfers(uow, [Transfer("bad-3", k[0], k[5], 1, "EUR", "x", NOW)])
+            post_transfers(uow, PostTransfers([Transfer("bad-3", k[0], k[5], 1, "EUR", "x", NOW)]))
         assert cross.value.field == "transfer bad-3.currency"
         with pytest.raises(Conflict):
-            post_transfers(uow, [Transfer("bad-fund", k[0], k[1], 501, "EUR", "fund", NOW)])
+            twice = Transfer("bad-fund", k[0], k[1], 501, "EUR", "fund", NOW)
+            post_transfers(uow, PostTransfers([twice]))
         with pytest.raises(InvalidValue) as neg:
-            post_transfers(uow, [Transfer("bad-4", k[0], k[1], -5, "EUR", "x", NOW)])
+            post_transfers(uow, PostTransfers([Transfer("bad-4", k[0], k[1], -5, "EUR", "x", NOW)]))
         assert neg.value.field == "transfer bad-4.amount"
         with pytest.raises(InvalidValue) as acct:
-            post_transfers(uow, [Transfer("bad-5", k[0], k[1], 5, "EUR", "", NOW)])
+            post_transfers(uow, PostTransfers([Transfer("bad-5", k[0], k[1], 5, "EUR", "", NOW)]))
         assert acct.value.field == "transfer bad-5.code"
 
 
 def test_two_phase_post_part_and_void_and_statement(engine: Engine) -> None:
     k = _fund(engine, "two", 1000)
     with UnitOfWork(engine) as uow:
-        post_transfers(uow, [
+        post_transfers(uow, PostTransfers([
             Transfer("two-r", k[1], k[2], 600, "EUR", "release", NOW, Kind.PENDING),
             Transfer("two-f", k[1], k[3], 100, "EUR", "fee", NOW, Kind.PENDING),
-        ])  # fmt: skip
+        ]))  # fmt: skip
         with pytest.raises(InvalidValue):  # 300 free: pending debits count against escrow
-            post_transfers(uow, [Transfer("two-x", k[1], k[2], 301, "EUR", "x", NOW)])
-        post_transfers(uow, [
+            over = Transfer("two-x", k[1], k[2], 301, "EUR", "x", NOW)
+            post_transfers(uow, PostTransfers([over]))
+        post_transfers(uow, PostTransfers([
             Transfer("two-r.post", None, None, 550, "EUR", "confirm", NOW, Kind.POST, "two-r"),
             Transfer("two-f.void", None, None, 0, "EUR", "void", NOW, Kind.VOID, "two-f"),
-        ])  # fmt: skip
+        ]))  # fmt: skip
         with pytest.raises(InvalidValue) as again:
-            post_transfers(uow, [Transfer("two-r.again", None, None, 0, "EUR", "c", NOW,
-                                          Kind.VOID, "two-r")])  # fmt: skip
+            void = Transfer("two-r.again", None, None, 0, "EUR", "c", NOW, Kind.VOID, "two-r")
+            post_transfers(uow, PostTransfers([void]))
         assert "already" in again.value.reason
         uow.commit()
     with UnitOfWork(engine) as uow:
@@ -293,7 +304,7 @@ def test_two_phase_post_part_and_void_and_statement(engine: Engine) -> None:
         assert got[k[1].code] == [550, 1000, 0, 0]
         assert got[k[2].code] == [0, 550, 0, 0]
         assert got[k[3].code] == [0, 0, 0, 0]
-        st_ = statement(uow, "two-x", with_entries=True)
+        st_ = statement(uow, StatementQuery("two-x", with_entries=True))
         escrow = next(line for line in st_.lines if line.account == k[1].code)
         assert str(escrow.closing.amount) == "4.50" and escrow.transfers == 5
         fees = next(line for line in st_.lines if line.account == k[3].code)
@@ -329,7 +340,8 @@ def test_concurrent_batches_cannot_spend_the_same_money(engine: Engine) -> None:
             wait.wait(5)
         try:
             with UnitOfWork(engine) as uow:
-                post_transfers(uow, [Transfer(f"race-{name}", k[1], k[2], 600, "EUR", "x", NOW)])
+                race = Transfer(f"race-{name}", k[1], k[2], 600, "EUR", "x", NOW)
+                post_transfers(uow, PostTransfers([race]))
                 if wait is None:
                     first_posted.set()
                     time.sleep(0.5)  # hold the locks while the other writer tries

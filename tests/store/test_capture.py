@@ -39,21 +39,23 @@ def test_a_repeat_with_different_content_is_a_conflict_and_changes_nothing(engin
         uow.commit()
     with UnitOfWork(engine) as uow, pytest.raises(Conflict):
         capture_order(uow, make_order(freight=Decimal("4.00")))
-    stored = show_order(engine, 1)
-    assert stored is not None and stored["freight"] == "3.90"
+    stored = show_order(UnitOfWork(engine), 1).order
+    assert stored["freight"].amount == Decimal("3.90")
 
 
 def test_stored_order_reads_back_exactly(engine: Engine) -> None:
     with UnitOfWork(engine) as uow:
         result = capture_order(uow, make_import_order())
         uow.commit()
-    stored = show_order(engine, result.order_id)
-    assert stored is not None
-    assert stored["goods"] == "476.00"
+    view = show_order(UnitOfWork(engine), result.order_id)
+    stored = view.order
+    assert str(stored["goods"]) == "476.00 CNY"
     assert stored["buyer_id_number"] == "11010519491231002X"
     assert stored["placed_at"] == datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
-    assert [line["hs_code"] for line in stored["lines"]] == ["190110"]
+    assert [line["hs_code"] for line in view.lines] == ["190110"]
     assert stored["status"] == OrderStatus.CAPTURED
+    assert view.parcels == [] and view.declaration is None  # nothing happened to it yet
+    assert [t["status"] for t in view.timeline] == ["Order placed"]
 
 
 def test_bulk_batch_mixes_new_existing_conflicting_and_invalid(engine: Engine) -> None:
@@ -123,8 +125,9 @@ def test_payments_mark_the_order_paid_and_are_idempotent(engine: Engine) -> None
         uow.commit()
     assert not partial.fully_paid and rest.fully_paid
     assert retry.payment_id == rest.payment_id and not retry.created
-    stored = show_order(engine, order_id)
-    assert stored is not None and stored["status"] == "paid" and len(stored["payments"]) == 2
+    view = show_order(UnitOfWork(engine), order_id)
+    assert view.order["status"] == "paid" and len(view.payments) == 2
+    assert [t["status"] for t in view.timeline][1:] == ["Paid 20.00 EUR", "Paid 8.38 EUR"]
 
 
 def test_payment_errors(engine: Engine) -> None:

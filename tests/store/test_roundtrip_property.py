@@ -42,12 +42,11 @@ def test_capture_reads_back_exactly(
     with UnitOfWork(sqlite_engine) as uow:
         order_id = capture_order(uow, order).order_id
         uow.commit()
-    stored = show_order(sqlite_engine, order_id)
-    assert stored is not None
-    assert Decimal(stored["freight"]) == freight
-    assert Decimal(stored["goods"]) == sum((p * q for q, p in lines), Decimal(0))
-    assert [Decimal(line["unit_price"]) for line in stored["lines"]] == [p for _, p in lines]
-    assert [line["qty"] for line in stored["lines"]] == [q for q, _ in lines]
+    view = show_order(UnitOfWork(sqlite_engine), order_id)
+    assert view.order["freight"].amount == freight
+    assert view.order["goods"].amount == sum((p * q for q, p in lines), Decimal(0))
+    assert [line["unit_price"].amount for line in view.lines] == [p for _, p in lines]
+    assert [line["qty"] for line in view.lines] == [q for q, _ in lines]
     with UnitOfWork(sqlite_engine) as uow:  # clean up for the next example
         uow.connection.exec_driver_sql("DELETE FROM order_lines")
         uow.connection.exec_driver_sql("DELETE FROM orders")

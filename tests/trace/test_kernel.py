@@ -64,7 +64,7 @@ def test_kernel_prehash_equals_generic_prehash(rows: list[dict[str, object]]) ->
     built = build_events(capture_frame(rows))
     events = [json.loads(d) for d in built.documents]
     assert built.prehashes == [prehash(e) for e in events]
-    assert problems(document(events)) == []
+    assert problems(document(events, datetime(2026, 1, 2, tzinfo=UTC))) == []
 
 
 def test_every_lifecycle_step_is_a_valid_epcis_event() -> None:
@@ -81,7 +81,8 @@ def test_every_lifecycle_step_is_a_valid_epcis_event() -> None:
         for s in Step
     ]
     built = build_events(capture_frame(rows))
-    assert problems(document([json.loads(d) for d in built.documents])) == []
+    created = datetime(2026, 1, 2, tzinfo=UTC)
+    assert problems(document([json.loads(d) for d in built.documents], created)) == []
 
 
 @pytest.mark.parametrize(

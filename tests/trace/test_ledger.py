@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, text
 
 from tests.trace.conftest import BAG, P1, P2, T0, flow_rows
+from xborder.domain.clock import SettableClock
 from xborder.domain.errors import InvalidValue
 from xborder.services import trace as svc
 from xborder.store.uow import UnitOfWork
@@ -23,8 +25,8 @@ from xborder.trace.visibility import NotVisible, Viewer
 
 
 def _verify(engine: Engine, deep: bool = True) -> svc.VerifyReport:
-    with UnitOfWork(engine) as uow:
-        return svc.verify(uow, deep=deep)
+    """The store alone (no comparison with the local key files)."""
+    return svc.verify(UnitOfWork(engine), svc.Verify(deep=deep, key_files=False))
 
 
 def _tamper(engine: Engine, change: Callable[[Connection], None]) -> None:
@@ -153,17 +155,19 @@ def test_tampering_is_detected(
         assert any(expect in b.reason for b in report.breaks), [str(b) for b in report.breaks]
 
 
-def test_capture_rejects_unregistered_parcels_and_stores_nothing(ledger: Engine) -> None:
+def test_capture_rejects_unregistered_parcels_and_stores_nothing(
+    ledger: Engine, clock: SettableClock
+) -> None:
     row = dict(flow_rows()[2], object_key="https://id.gs1.org/00/099999990000000017")
-    with UnitOfWork(ledger) as uow, pytest.raises(InvalidValue) as err:
+    with UnitOfWork(ledger, clock) as uow, pytest.raises(InvalidValue) as err:
         svc.capture(uow, capture_frame([flow_rows()[2], row]))
     assert err.value.field == "object_key"
     assert _verify(ledger).events == len(flow_rows())
 
 
-def test_capture_continues_chains_across_batches(ledger: Engine) -> None:
+def test_capture_continues_chains_across_batches(ledger: Engine, clock: SettableClock) -> None:
     more = [dict(flow_rows()[5], step="arrived", event_time=T0 + timedelta(hours=20))]
-    with UnitOfWork(ledger) as uow:
+    with UnitOfWork(ledger, clock) as uow:
         svc.capture(uow, capture_frame(more))
         uow.commit()
     report = _verify(ledger)
@@ -171,60 +175,56 @@ def test_capture_continues_chains_across_batches(ledger: Engine) -> None:
 
 
 def test_party_cannot_read_another_partys_parcel(ledger: Engine) -> None:
+    shop_b = Viewer.party("shop-b")
     with UnitOfWork(ledger) as uow:
         with pytest.raises(NotVisible):
-            svc.show(uow, Viewer.party("shop-b"), "XB0000001")
+            svc.show(uow, svc.ShowParcel("XB0000001", viewer=shop_b))
         with pytest.raises(NotVisible):
-            svc.export(uow, Viewer.party("shop-b"), parcel="XB0000001")
-        assert svc.query(uow, Viewer.party("shop-b"), {"MATCH_epc": P1}) == []
-        doc = svc.export(uow, Viewer.party("shop-b"))
+            svc.export(uow, svc.ExportEvents(parcel="XB0000001", viewer=shop_b))
+        assert svc.query(uow, svc.QueryEvents({"MATCH_epc": P1}, viewer=shop_b)) == []
+        doc = svc.export(uow, svc.ExportEvents(viewer=shop_b))
         assert problems(doc) == []
         exported = doc["epcisBody"]["eventList"]
         bag = next(e for e in exported if e.get("parentID") == BAG)
         assert bag["childEPCs"] == [P2] and bag[svc.REDACTED] == 1
         keys = {e.get("parentID") or e["epcList"][0] for e in exported}
         assert P1 not in keys and P2 in keys  # own parcel and the bag that carried it
-        own = svc.show(uow, Viewer.party("shop-a"), "XB0000001")
-        assert [c["status"] for c in own.checkpoints][:2] == ["Order placed", "Packed"]
-        assert "Consolidated at hub" in [c["status"] for c in own.checkpoints]
+        own = svc.show(uow, svc.ShowParcel("XB0000001", viewer=Viewer.party("shop-a")))
+        assert [c.status for c in own.points][:2] == ["Order placed", "Packed"]
+        assert "Consolidated at hub" in [c.status for c in own.points]
 
 
 def test_buyer_needs_tracking_number_and_postcode(ledger: Engine) -> None:
     with UnitOfWork(ledger) as uow:
-        timeline = svc.show(uow, Viewer.buyer("XB0000001", "sw1a 1aa"), "XB0000001")
-        assert timeline.status == "Delivered"
-        assert all(set(c) == {"time", "status", "location"} for c in timeline.checkpoints)
+        timeline = svc.show(uow, svc.ShowParcel("XB0000001", postcode="sw1a 1aa"))
+        assert timeline.status == "Delivered" and timeline.public
+        shown = timeline.as_dict()["checkpoints"]
+        assert all(set(c) == {"time", "status", "place", "location"} for c in shown)
+        assert all(c.party is None and c.event_id is None for c in timeline.points)
         with pytest.raises(NotVisible):
-            svc.show(uow, Viewer.buyer("XB0000001", "10115"), "XB0000001")
+            svc.show(uow, svc.ShowParcel("XB0000001", postcode="10115"))
         with pytest.raises(NotVisible):
-            svc.query(uow, Viewer.buyer("XB0000001", "SW1A1AA"), {"EQ_bizStep": "departing"})
+            buyer = Viewer.buyer("XB0000001", "SW1A1AA")
+            svc.query(uow, svc.QueryEvents({"EQ_bizStep": "departing"}, viewer=buyer))
 
 
 def test_query_parameters(ledger: Engine) -> None:
     with UnitOfWork(ledger) as uow:
-        op = Viewer.operator()
-        assert len(svc.query(uow, op, {"EQ_bizStep": "departing"})) == 1
-        assert len(svc.query(uow, op, {"EQ_bizStep": ["packing"]})) == 3
-        assert len(svc.query(uow, op, {"EQ_disposition": "container_closed"})) == 3
-        assert len(svc.query(uow, op, {"EQ_readPoint": "https://xborder.dev/loc/hub/CNSZX"})) == 2
-        assert len(svc.query(uow, op, {"MATCH_epc": P2})) == 3  # order, packed, bag ADD
-        assert len(svc.query(uow, op, {"MATCH_parentID": BAG})) == 1
-        assert (
-            len(
-                svc.query(
-                    uow,
-                    op,
-                    {
-                        "GE_eventTime": "2026-11-20T13:00:00Z",
-                        "LT_eventTime": "2026-11-21T00:00:00Z",
-                    },
-                )
-            )
-            == 2
-        )
-        assert svc.query(uow, op, {"EQ_bizLocation": "https://xborder.dev/loc/x"}) == []
+
+        def q(params: dict[str, Any]) -> list[dict[str, Any]]:
+            return svc.query(uow, svc.QueryEvents(params))
+
+        assert len(q({"EQ_bizStep": "departing"})) == 1
+        assert len(q({"EQ_bizStep": ["packing"]})) == 3
+        assert len(q({"EQ_disposition": "container_closed"})) == 3
+        assert len(q({"EQ_readPoint": "https://xborder.dev/loc/hub/CNSZX"})) == 2
+        assert len(q({"MATCH_epc": P2})) == 3  # order, packed, bag ADD
+        assert len(q({"MATCH_parentID": BAG})) == 1
+        window = {"GE_eventTime": "2026-11-20T13:00:00Z", "LT_eventTime": "2026-11-21T00:00:00Z"}
+        assert len(q(window)) == 2
+        assert q({"EQ_bizLocation": "https://xborder.dev/loc/x"}) == []
         with pytest.raises(InvalidValue) as err:
-            svc.query(uow, op, {"EQ_whatever": "x"})
+            q({"EQ_whatever": "x"})
         assert err.value.field == "EQ_whatever"
         for bad, field in (
             ({"GE_eventTime": "yesterday"}, "GE_eventTime"),
@@ -232,25 +232,25 @@ def test_query_parameters(ledger: Engine) -> None:
             ({"MATCH_epc": "not a uri"}, "MATCH_epc"),
         ):
             with pytest.raises(InvalidValue) as err:
-                svc.query(uow, op, bad)
+                q(bad)
             assert err.value.field == field
 
 
 def test_exceptions_name_the_custodian(ledger: Engine) -> None:
     with UnitOfWork(ledger) as uow:
-        late = svc.show(uow, Viewer.operator(), "XB0000002", now=T0 + timedelta(days=40))
+        late = svc.show(uow, svc.ShowParcel("XB0000002", now=T0 + timedelta(days=40)))
     kinds = {f.kind: f for f in late.exceptions}
     assert kinds[ExceptionKind.CUSTOMS_HOLD].custodian == "fwd"
     assert kinds[ExceptionKind.DELAY].custodian == "fwd"
     assert kinds[ExceptionKind.SUSPECTED_LOSS].custodian == "fwd"
 
 
-def test_export_validates_and_reimports_with_same_ids(ledger: Engine) -> None:
-    with UnitOfWork(ledger) as uow:
-        doc = svc.export(uow, Viewer.operator())
+def test_export_validates_and_reimports_with_same_ids(ledger: Engine, clock: SettableClock) -> None:
+    with UnitOfWork(ledger, clock) as uow:
+        doc = svc.export(uow, svc.ExportEvents())
         assert problems(doc) == []
         ids = [e["eventID"] for e in doc["epcisBody"]["eventList"]]
-        again = svc.import_document(uow, doc, "auditor")
+        again = svc.import_document(uow, svc.ImportDocument(doc, "auditor"))
         assert again.hash_ids == ids
         assert again.duplicates == len(ids) and again.stored == 0
 
@@ -283,7 +283,6 @@ def test_resigning_with_a_replaced_public_key_is_caught_by_the_key_files(
                 {"s": attacker.sign(message), "k": kid, "i": b.id},
             )
     assert _verify(ledger).ok  # the database alone is consistent again
-    with UnitOfWork(ledger) as uow:
-        report = svc.verify(uow, keys=KeyStore(keys_dir))
+    report = svc.verify(UnitOfWork(ledger, keys=KeyStore(keys_dir)), svc.Verify())
     assert not report.ok
     assert "fwd's key file" in report.breaks[0].reason

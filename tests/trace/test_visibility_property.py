@@ -11,6 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from xborder.domain.clock import SettableClock
 from xborder.services import trace as svc
 from xborder.store.engine import make_engine
 from xborder.store.uow import UnitOfWork
@@ -61,7 +62,7 @@ def test_party_export_is_confined(
                     "children": kids,
                 }
             )
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, SettableClock(t0 + timedelta(days=1))) as uow:
         svc.register_objects(
             uow,
             [svc.ObjectSpec(k, participants=(o,)) for k, o in zip(parcel, owners, strict=True)]
@@ -73,7 +74,7 @@ def test_party_export_is_confined(
         for seller in SELLERS:
             own = {p for p, o in zip(parcel, owners, strict=True) if o == seller}
             carried = {bag_key[b] for p, b in zip(parcel, bags, strict=True) if p in own}
-            doc = svc.export(uow, Viewer.party(seller))
+            doc = svc.export(uow, svc.ExportEvents(viewer=Viewer.party(seller)))
             assert problems(doc) == []
             for event in doc["epcisBody"]["eventList"]:
                 subject = event.get("parentID") or event["epcList"][0]

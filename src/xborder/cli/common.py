@@ -7,15 +7,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import Engine
 
-from xborder.bootstrap import Platform, bootstrap
+if TYPE_CHECKING:  # imported when used: ``xborder --help`` loads no database driver
+    from sqlalchemy import Engine
+
+    from xborder.bootstrap import Platform
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # error messages are never wrapped
@@ -25,6 +27,8 @@ JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
 def platform() -> Platform:
     """The platform on the configured store, migrated (a no-op when current), on the system
     clock: what every command hands its use cases (``platform().uow()``)."""
+    from xborder.bootstrap import bootstrap
+
     return bootstrap()
 
 
@@ -36,6 +40,9 @@ def engine() -> Engine:
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
+    amount = getattr(value, "amount", None)  # Money: its exact decimal amount
+    if isinstance(amount, Decimal):
+        return str(amount)
     if isinstance(value, date | datetime):
         return value.isoformat()
     if isinstance(value, set | frozenset | tuple):

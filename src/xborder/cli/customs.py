@@ -1,28 +1,37 @@
-"""``xborder customs``: landed-cost quotes, the three-document match, CEB messages, receipts."""
+"""``xborder customs``: landed-cost quotes, the three-document match, CEB messages, receipts.
+
+A thin layer over ``xborder.services.customs``: it reads files, calls one use case on the platform
+(``platform().uow()``, the system clock) and shows the result. Default views fit 80 columns and
+show money formatted; ``--json`` gives the machine-readable records. The service (polars, lxml) is
+imported inside the commands so that ``xborder --help`` stays fast.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
-from xborder.cli.common import dumps, emit_json, engine, fail
-from xborder.customs import ceb
+from xborder.cli.common import JSON_OPTION, console, dumps, emit_json, fail, platform
 from xborder.domain.errors import DomainError
-from xborder.domain.money import FxTable
-from xborder.services import customs as service
-from xborder.services.world import read_world
+
+if TYPE_CHECKING:
+    from xborder.domain.money import FxTable
+    from xborder.services.customs import MatchReport, Message
 
 app = typer.Typer(help="Customs: landed cost, three-document match, China CEB messages.")
 
 DATE_OPTION = typer.Option(
-    None, "--date", help="The day the rules apply (YYYY-MM-DD; default today)."
+    None, "--date", help="The day the rules apply (YYYY-MM-DD; default: today)."
 )
+VERBOSE_OPTION = typer.Option(False, "--verbose", "-v", help="Show sources and every problem.")
 
 
 def _date(value: str | None) -> date | None:
@@ -34,6 +43,11 @@ def _date(value: str | None) -> date | None:
         fail(f"--date: not an ISO date (YYYY-MM-DD): {value!r}")
 
 
+def _failed(exc: DomainError) -> NoReturn:
+    """Bad input exits 2; a well-formed request the store's state refuses exits 1."""
+    fail(str(exc), 2 if isinstance(exc, ValueError) else 1)
+
+
 def _read(path: str) -> bytes:
     try:
         return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
@@ -41,83 +55,206 @@ def _read(path: str) -> bytes:
         fail(f"{path}: cannot read: {exc.strerror}")
 
 
-def _json(text: str, where: str) -> Any:
+def _json(data: bytes | str, where: str) -> Any:
+    from xborder.services.customs import json_document
+
     try:
-        return json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        fail(f"{where}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+        return json_document(data, where)
+    except DomainError as exc:
+        fail(str(exc))
 
 
 def _json_lines(data: bytes, where: str) -> list[Any]:
+    from xborder.services.customs import json_records
+
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        fail(f"{where}: not UTF-8 text")
-    stripped = text.strip()
-    if stripped.startswith("["):
-        records = _json(stripped, where)
-        return list(records)
-    return [
-        _json(line, f"{where} line {i}")
-        for i, line in enumerate(text.splitlines(), 1)
-        if line.strip()
-    ]
+        return json_records(data, where)
+    except DomainError as exc:
+        fail(str(exc))
 
 
 def _records(path: str) -> list[dict[str, Any]]:
     """CEB XML or JSON lines (or one JSON array) of CEB records."""
-    data = _read(path)
-    if data.lstrip()[:1] == b"<":
-        try:
-            return ceb.parse(data).records
-        except DomainError as exc:
-            fail(f"{path}: {exc}")
-    records = _json_lines(data, path)
-    for i, record in enumerate(records):
-        if not isinstance(record, dict):
-            fail(f"{path} record {i + 1}: must be a JSON object")
-    return records
+    from xborder.services.customs import ceb_records
+
+    try:
+        return ceb_records(_read(path), path)
+    except DomainError as exc:
+        fail(str(exc))
 
 
 def _world_fx() -> FxTable | None:
     """The demo world's dated FX rates, for orders not priced in the regime's currency."""
+    from xborder.services.world import read_world
+
     try:
         return read_world().fx_table()
     except DomainError:
         return None
 
 
+# --- default views (80 columns, money formatted) ------------------------------------------------
+_PLAIN: dict[str, Any] = {"markup": False, "highlight": False}  # data is printed as it is
+
+
+def _money(amount: str | None, currency: str) -> str:
+    return "" if amount is None else f"{amount} {currency}"
+
+
+def _grid() -> Table:
+    return Table(show_header=False, box=None, pad_edge=False)
+
+
+def _row(table: Table, *cells: str) -> None:
+    """A row of data: brackets in it are text, not Rich markup."""
+    table.add_row(*(escape(c) for c in cells))
+
+
+def show_quote(result: dict[str, Any], verbose: bool) -> None:
+    cur = result["currency"]
+    head = f"{result['regime']} {result['channel']}"
+    console.print(f"[bold]{head}[/] on {result['date']}: {escape(result['reason'])}")
+    grid = _grid()
+    grid.add_column(style="dim")
+    grid.add_column(justify="right")
+    for label, key in (
+        ("goods", "goods"), ("freight and insurance", "freight_insurance"),
+        ("customs value", "customs_value"), ("duty", "duty"), ("VAT", "vat"),
+        ("consumption tax", "consumption_tax"), ("fees", "fees"), ("total tax", "total_tax"),
+        ("landed cost", "landed_cost"),
+    ):  # fmt: skip
+        _row(grid, label, _money(result[key], cur))
+    payer = f"{result['tax_payer']}, collected at {result['collected_at']}"
+    _row(grid, "tax paid by", payer)
+    if result.get("buyer_annual_total_after") is not None:
+        _row(grid, "buyer's year after", _money(result["buyer_annual_total_after"], "CNY"))
+    console.print(grid)
+    lines = Table("#", "HS code", "qty", "value", "duty", "VAT", "cons. tax")
+    for ln in result["lines"]:
+        amounts = (ln["value"], ln["duty"], ln["vat"], ln["consumption_tax"])
+        _row(
+            lines,
+            str(ln["line"] + 1),
+            ln["hs_code"],
+            str(ln["qty"]),
+            *(_money(a, cur) for a in amounts),
+        )
+    console.print(lines)
+    if verbose:
+        for rule in result["rules"]:
+            console.print(f"{rule['id']}: {rule['summary']} ({rule['source']})", **_PLAIN)
+    else:
+        ids = ", ".join(r["id"] for r in result["rules"])
+        console.print(f"Rules: {ids} (--verbose for their sources)", **_PLAIN)
+
+
+def show_bulk_quotes(results: list[dict[str, Any]]) -> None:
+    """Per regime, channel and currency: orders, total tax and landed cost; then the errors."""
+    groups: dict[tuple[str, str, str], list[Decimal]] = {}
+    for r in results:
+        if "error" not in r:
+            key = (r["regime"], r["channel"], r["currency"])
+            acc = groups.setdefault(key, [Decimal(0), Decimal(0), Decimal(0)])
+            acc[0] += 1
+            acc[1] += Decimal(r["total_tax"])
+            acc[2] += Decimal(r["landed_cost"])
+    quoted = Table("regime", "channel", "orders", "total tax", "landed cost", title="Quoted")
+    for (regime, channel, cur), (n, tax, landed) in sorted(groups.items()):
+        _row(quoted, regime, channel, str(n), f"{tax} {cur}", f"{landed} {cur}")
+    console.print(quoted)
+    errors = [r for r in results if "error" in r]
+    console.print(f"{len(results) - len(errors)} quoted, {len(errors)} not (--json: every record)")
+    for r in errors:
+        console.print(f"  record {r['record'] + 1}: {r['error']}", **_PLAIN)
+
+
+def show_matches(results: list[dict[str, Any]], verbose: bool) -> None:
+    view = Table("order", "status", "problems", title="Three-document match")
+    for r in results:
+        problems = [f"{p['rule']} {p['field']}" for p in r["problems"]]
+        if verbose:
+            problems = [
+                f"{p['rule']} {p['field']}: {p['actual']} (expected {p['expected']})"
+                for p in r["problems"]
+            ]
+        elif len(problems) > 2:
+            problems = [*problems[:2], f"+{len(problems) - 2} more"]
+        _row(view, r["orderNo"], r["status"], "; ".join(problems))
+    console.print(view)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    console.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no orders")
+
+
+def show_match_report(report: MatchReport) -> None:
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
+    console.print(f"Matched {report.orders} China import orders: {counts or 'none'}")
+    for e in report.examples:
+        console.print(f"  {e.order_no}: {e.rule} {e.field}: {e.actual}", **_PLAIN)
+
+
+def show_message(msg: Message, verbose: bool) -> None:
+    console.print(f"{msg.code}, guid {msg.guid}: {len(msg.records)} record(s)", **_PLAIN)
+    for i, record in enumerate(msg.records, 1):
+        key = next((record[k] for k in ("orderNo", "logisticsNo", "copNo") if record.get(k)), "")
+        lines = record.get("lines") or []
+        fields = len(record) - ("lines" in record)
+        console.print(f"  {i}. {key}: {fields} fields, {len(lines)} goods line(s)", **_PLAIN)
+        if verbose:
+            grid = _grid()
+            grid.add_column(style="dim")
+            grid.add_column(overflow="fold")
+            for name, value in record.items():
+                if name != "lines":
+                    _row(grid, f"    {name}", str(value))
+            console.print(grid)
+
+
 @app.command()
 def quote(
     file: str = typer.Argument("-", help="A JSON order (or JSON lines with --bulk); - for stdin."),
-    bulk: bool = typer.Option(False, "--bulk", help="Read JSON lines, write one result per line."),
+    bulk: bool = typer.Option(False, "--bulk", help="Quote JSON lines, one result per record."),
     day: str | None = DATE_OPTION,
     store: bool = typer.Option(
         False, "--store", help="Take a China buyer's annual CBEC total (buyer_id) from the store."
     ),
+    as_json: bool = JSON_OPTION,
+    verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Quote duties, taxes and landed cost under the regime in force on the date.
 
-    Exit status 1 when any record of a --bulk run could not be quoted (its line says why).
+    With --bulk, --json writes one JSON result per line. Exit status 1 when any record of a
+    --bulk run could not be quoted (its line says why).
     """
+    from xborder.services import customs as service
+
     on = _date(day)
     data = _read(file)
-    fx = _world_fx()
+    the_platform = platform()
     if bulk:
-        results = service.quote_many(_json_lines(data, file), on, fx=fx)
-        for result in results:
-            typer.echo(dumps(result))
+        records = _json_lines(data, file)
+        today = on or the_platform.clock.now().date()
+        results = service.quote_many(records, today, fx=_world_fx())
+        if as_json:
+            for result in results:
+                typer.echo(dumps(result))
+        else:
+            show_bulk_quotes(results)
         if any("error" in r for r in results):
             raise typer.Exit(1)
         return
+    request = _json(data, file)
+    fx = None if store else _world_fx()  # with the store, its own dated rates
+    command = service.QuoteOrder(request, on=on, fx=fx, use_store=store)
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        fail(f"{file}: not UTF-8 text")
-    try:
-        emit_json(service.quote(_json(text, file), on, fx=fx, engine=engine() if store else None))
+        result = service.quote(the_platform.uow(), command)
     except DomainError as exc:
-        fail(str(exc))
+        _failed(exc)
+    if as_json:
+        emit_json(result)
+    else:
+        show_quote(result, verbose)
 
 
 @app.command()
@@ -130,23 +267,51 @@ def match(
     store: bool = typer.Option(
         False, "--store", help="Read buyers' annual totals from the store and save the results."
     ),
+    as_json: bool = JSON_OPTION,
+    verbose: bool = VERBOSE_OPTION,
 ) -> None:
-    """Reconcile order, payment, waybill and list per order; one JSON result per line.
+    """Reconcile order, payment, waybill and list per order (--json: one JSON result per line).
 
     Exit status 1 when any order is not matched.
     """
-    on = _date(day) or date.today()
+    from xborder.services import customs as service
+
     docs = service.documents_from_records(
         _records(orders), _records(payments), _records(waybills), _records(lists)
     )
+    command = service.MatchDocuments(docs, _date(day), use_store=store, save=store)
     try:
-        results = service.match(docs, on, engine() if store else None, save=store)
+        results = service.match(platform().uow(), command)
     except DomainError as exc:
-        fail(str(exc))
-    for result in results:
-        typer.echo(dumps(result))
+        _failed(exc)
+    if as_json:
+        for result in results:
+            typer.echo(dumps(result))
+    else:
+        show_matches(results, verbose)
     if any(r["status"] != "matched" for r in results):
         raise typer.Exit(1)
+
+
+@app.command("match-declared")
+def match_declared(
+    order_ids: list[int] = typer.Argument(..., help="Stored order ids."),
+    day: str | None = DATE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Match the stored, declared China import orders from what the store knows (order,
+    declaration, payments, parcel) and save the result per order."""
+    from xborder.services import customs as service
+
+    command = service.MatchDeclared(order_ids, _date(day))
+    try:
+        report = service.match_declared(platform().uow(), command)
+    except DomainError as exc:
+        _failed(exc)
+    if as_json:
+        emit_json(asdict(report))
+    else:
+        show_match_report(report)
 
 
 @app.command()
@@ -156,9 +321,11 @@ def message(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here (default stdout)."),
 ) -> None:
     """Write the CEB XML message holding the record(s) of FILE."""
+    from xborder.services.customs import build_message
+
     records = _json_lines(_read(file), file)
     try:
-        xml = ceb.generate(type_, records)
+        xml = build_message(type_, records)
     except DomainError as exc:
         fail(str(exc))
     if output is None:
@@ -168,40 +335,61 @@ def message(
 
 
 @app.command()
-def parse(file: str = typer.Argument(..., help="A CEB XML message; - for stdin.")) -> None:
-    """Read a CEB XML message back as JSON (type, guid, records)."""
+def parse(
+    file: str = typer.Argument(..., help="A CEB XML message; - for stdin."),
+    as_json: bool = JSON_OPTION,
+    verbose: bool = VERBOSE_OPTION,
+) -> None:
+    """Read a CEB XML message (type, guid, records)."""
+    from xborder.services.customs import parse_message
+
     try:
-        msg = ceb.parse(_read(file))
+        msg = parse_message(_read(file))
     except DomainError as exc:
         fail(f"{file}: {exc}")
-    emit_json(
-        {
-            "type": msg.code,
-            "guid": msg.guid,
-            "records": msg.records,
-            "base_transfer": msg.base_transfer,
-        }
-    )
+    if as_json:
+        emit_json(
+            {
+                "type": msg.code,
+                "guid": msg.guid,
+                "records": msg.records,
+                "base_transfer": msg.base_transfer,
+            }
+        )
+    else:
+        show_message(msg, verbose)
 
 
 @app.command()
 def declare(
     order_ids: list[int] = typer.Argument(..., help="Stored order ids."),
     day: str | None = DATE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Quote and declare stored orders; CBEC amounts count into buyers' annual totals."""
+    from xborder.services import customs as service
+
     try:
-        report = service.declare_orders(engine(), order_ids, _date(day))
+        report = service.declare_orders(
+            platform().uow(), service.DeclareOrders(order_ids, _date(day))
+        )
     except DomainError as exc:
-        fail(str(exc))
-    emit_json(
-        {
-            "declared": report.declared,
-            "already_declared": report.already,
-            "not_modelled": report.not_modelled,
-            "errors": report.errors,
-        }
+        _failed(exc)
+    summary = {
+        "declared": report.declared,
+        "already_declared": report.already,
+        "not_modelled": report.not_modelled,
+        "errors": list(report.errors),
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(
+        f"Declared {report.declared}; already declared {report.already}; "
+        f"no modelled regime {report.not_modelled}; not quoted {len(report.errors)}."
     )
+    for error in report.errors:
+        console.print(f"  {error}", **_PLAIN)
 
 
 @app.command()
@@ -210,21 +398,40 @@ def receipt(
     code: str = typer.Argument(
         ..., help="Receipt code: 2, 120, 300, 399, 500, 800, 899, 100, 700."
     ),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Apply a customs receipt code to a declaration (the status machine)."""
+    from xborder.services import customs as service
+
     try:
-        emit_json(service.record_receipt(engine(), order_no, code))
+        result = service.record_receipt(platform().uow(), service.RecordReceipt(order_no, code))
     except DomainError as exc:
-        fail(str(exc))
+        _failed(exc)
+    if as_json:
+        emit_json(asdict(result))
+    elif result.status == result.previous:
+        console.print(f"{result.order_no}: already {result.status}.", **_PLAIN)
+    else:
+        console.print(f"{result.order_no}: {result.previous} -> {result.status}.", **_PLAIN)
 
 
 @app.command(name="return")
 def return_(
     order_no: str = typer.Argument(..., help="The released order number."),
     day: str | None = DATE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Return released CBEC goods within the window: tax refunded, annual total restored."""
+    from xborder.services import customs as service
+
     try:
-        emit_json(service.return_goods(engine(), order_no, _date(day) or date.today()))
+        result = service.return_goods(platform().uow(), service.ReturnGoods(order_no, _date(day)))
     except DomainError as exc:
-        fail(str(exc))
+        _failed(exc)
+    if as_json:
+        emit_json({**asdict(result), "refund": str(result.refund.amount)})
+        return
+    console.print(
+        f"{result.order_no}: {result.status}; tax {result.refund} given back (rule {result.rule}).",
+        **_PLAIN,
+    )

@@ -1,4 +1,8 @@
-"""``xborder``: the command-line entry point. Each area registers its sub-command group here."""
+"""``xborder``: the command-line entry point. Each area registers its sub-command group here.
+
+Heavy libraries (polars, numpy, SQLAlchemy, HiGHS, cryptography) are imported inside the
+commands, so ``xborder --help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,9 @@ import typer
 import xborder.cli.customs as customs
 import xborder.cli.settle as settle
 import xborder.cli.trace as trace
-from xborder.cli import orders, plan, world
-from xborder.cli.common import JSON_OPTION, console, emit_json, engine, fail, progress_bar, table
-from xborder.config import database_url
+from xborder.cli import orders, parcels, plan, world
+from xborder.cli.common import JSON_OPTION, console, emit_json, fail, platform, table
 from xborder.domain.errors import DomainError
-from xborder.services.demo import run_demo
-from xborder.services.world import init_store, read_world
 
 app = typer.Typer(
     name="xborder",
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(world.app, name="world")
 app.add_typer(orders.app, name="orders")
 app.add_typer(plan.app, name="plan")
+app.add_typer(parcels.app, name="parcels")
 app.add_typer(customs.app, name="customs")
 app.add_typer(settle.app, name="settle")
 app.add_typer(trace.app, name="trace")
@@ -37,39 +39,54 @@ def init(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create or migrate the store and load the world (the demo world unless --world)."""
+    from xborder.services.world import LoadWorld, load_world, read_world
+
     try:
-        result = init_store(engine(), read_world(world_file))
+        store = platform()
+        result = load_world(store.uow(), LoadWorld(read_world(world_file)))
     except DomainError as exc:
         fail(str(exc))
     if as_json:
         emit_json({"world": result.world, "loaded": result.loaded, "counts": result.counts})
         return
     verb = "loaded" if result.loaded else "already loaded"
-    console.print(f"Store [bold]{database_url()}[/]: world {result.world!r} {verb}.")
-    console.print(table([result.counts]))
+    console.print(f"Store {store.url}: world {result.world!r} {verb}.")
+    console.print(table([{"entities": k, "count": v} for k, v in result.counts.items()]))
 
 
 @app.command()
 def demo(
-    orders: int = typer.Option(10_000, min=1, max=5_000_000, help="Orders in the day."),
-    seed: int = typer.Option(7, help="Random seed: the same seed gives the same day."),
-    day: str | None = typer.Option(None, help="The day (YYYY-MM-DD; default: the world's date)."),
+    orders: int = typer.Option(10_000, min=1, max=5_000_000, help="Orders placed on the day."),
+    seed: int = typer.Option(7, help="Random seed: the same seed gives the same run."),
+    day: str | None = typer.Option(
+        None, help="The order day (YYYY-MM-DD, in the past; default: three weeks ago)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Run a day of the demo world through the platform and print a summary."""
+    """A day of the demo world's orders followed through the platform until now."""
+    from xborder.bootstrap import bootstrap, wall_clock
+    from xborder.cli.common import progress_bar
+    from xborder.simulation.demo import demo_clock, run_demo
+
     try:
         the_day = date.fromisoformat(day) if day else None
     except ValueError:
         fail(f"--day: not an ISO date: {day!r}")
+    now = wall_clock().now()
+    if the_day is not None and the_day >= now.date():
+        fail(f"--day: must be before today ({now.date().isoformat()})")
+    clock, order_day = demo_clock(now, the_day)
     try:
+        store = bootstrap(clock=clock)
         with progress_bar(not as_json) as update:
-            sections = run_demo(engine(), orders=orders, seed=seed, day=the_day, progress=update)
+            sections = run_demo(store, clock, orders=orders, seed=seed, order_day=order_day,
+                                until=now, progress=update)  # fmt: skip
     except DomainError as exc:
         fail(str(exc))
     if as_json:
         emit_json([{"title": s.title, "summary": s.summary, "table": s.table} for s in sections])
         return
-    console.print(f"[bold]xborder demo[/] on {database_url()}")
+    console.print(f"[bold]xborder demo[/] on {store.url}")
     for section in sections:
         rows = [{"": key, section.title: value} for key, value in section.summary.items()]
         console.print(table(rows))

@@ -7,13 +7,8 @@ from pathlib import Path
 
 import typer
 
-from xborder.cli.common import JSON_OPTION, console, emit_json, engine, fail, table
+from xborder.cli.common import JSON_OPTION, console, emit_json, fail, platform, table
 from xborder.domain.errors import DomainError
-from xborder.planning.instance import Instance, compile_instance, plan_report
-from xborder.planning.solver import solve
-from xborder.services.planning import consolidate as consolidate_parcels
-from xborder.services.planning import plan_fulfilment
-from xborder.store.uow import UnitOfWork
 
 
 def fulfil(
@@ -21,64 +16,60 @@ def fulfil(
         None, "--instance", help="Plan a standalone JSON instance."
     ),
     method: str = typer.Option("auto", help="auto, mip (exact) or lp (aggregated LP + repair)."),
-    replan: bool = typer.Option(False, help="Release unconsolidated planned orders and re-plan."),
+    replan: bool = typer.Option(False, help="Release planned orders not packed yet; re-plan."),
+    paid_only: bool = typer.Option(False, "--paid-only", help="Plan paid orders only."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Choose source, lane and last mile per open order; reserve stock (or plan --instance)."""
+    from xborder.services.planning import PlanFulfilment, plan_fulfilment, plan_instance
+
     try:
         if instance is not None:
             try:
                 raw = json.loads(instance.read_text(encoding="utf-8"))
             except OSError as exc:
                 fail(f"{instance}: cannot read: {exc.strerror}")
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 fail(f"{instance}: not valid JSON: {exc}")
-            inst = Instance.parse(raw)
-            problem = compile_instance(inst)
-            emit_json(plan_report(inst, problem, solve(problem, method)))
+            emit_json(plan_instance(raw, method))
             return
-        with UnitOfWork(engine()) as uow:
-            result = plan_fulfilment(uow, method=method, replan=replan)
-            uow.commit()
+        statuses = ("paid",) if paid_only else ("captured", "paid")
+        result = plan_fulfilment(platform().uow(), PlanFulfilment(method, replan, statuses))
     except DomainError as exc:
         fail(str(exc))
     summary = {
-        "plan": result.plan_id,
-        "orders": result.orders,
-        "assigned": result.assigned,
-        "released": result.released,
-        "cost": round(result.cost, 2),
-        "lower_bound": round(result.lower_bound, 2),
-        "gap": round(result.gap, 6),
-        "currency": result.currency,
-        "method": result.method,
-        "seconds": round(result.seconds, 3),
-    }
+        "plan": result.plan_id, "orders": result.orders, "assigned": result.assigned,
+        "released": result.released, "cost": f"{result.cost:,.2f} {result.currency}",
+        "gap": f"{100 * result.gap:.3f} %", "method": result.method,
+        "seconds": round(result.seconds, 2),
+    }  # fmt: skip
     if as_json:
-        emit_json({**summary, "unassigned_reasons": result.reasons, "routes": result.routes})
+        emit_json({**summary, "cost": round(result.cost, 2), "gap": round(result.gap, 6),
+                   "lower_bound": round(result.lower_bound, 2), "currency": result.currency,
+                   "unassigned_reasons": result.reasons, "routes": result.routes})  # fmt: skip
         return
-    console.print(table([summary], "Fulfilment plan"))
+    console.print(table([{"": k, "Fulfilment plan": v} for k, v in summary.items()]))
     if result.reasons:
-        console.print(table([{"reason": k, "orders": v} for k, v in result.reasons.items()]))
+        console.print(table([{"not planned because": k, "orders": v}
+                             for k, v in result.reasons.items()]))  # fmt: skip
     console.print(table(result.routes[:20], "Busiest routes"))
 
 
 def consolidate(as_json: bool = JSON_OPTION) -> None:
-    """Pack planned parcels per lane departure into master bags or containers (FFD)."""
+    """Bag packed parcels per lane departure into master bags or containers (FFD)."""
+    from xborder.services.planning import Consolidate
+    from xborder.services.planning import consolidate as consolidate_parcels
+
     try:
-        with UnitOfWork(engine()) as uow:
-            result = consolidate_parcels(uow)
-            uow.commit()
+        result = consolidate_parcels(platform().uow(), Consolidate())
     except DomainError as exc:
         fail(str(exc))
     summary = {
-        "consolidations": result.consolidations,
-        "parcels": result.parcels,
-        "mean_fill_rate": round(result.mean_fill_rate, 3),
-        "events": result.events,
-    }
+        "bags": result.consolidations, "parcels": result.parcels,
+        "mean_fill_rate": round(result.mean_fill_rate, 3), "events": result.events,
+    }  # fmt: skip
     if as_json:
-        emit_json({**summary, "lanes": result.lanes})
+        emit_json({**summary, "consolidations": result.consolidations, "lanes": result.lanes})
         return
     console.print(table([summary], "Consolidation"))
     console.print(table(result.lanes, "Per lane"))

@@ -10,7 +10,6 @@ import typer
 
 from xborder.cli.common import emit_json, fail
 from xborder.domain.errors import DomainError, InvalidValue
-from xborder.planning.network import METHODS, Instance, read_orlib, solve
 
 
 def network(
@@ -26,44 +25,39 @@ def network(
     ),
     demo: bool = typer.Option(False, "--demo", help="Design the demo world's network."),
     daily_orders: float = typer.Option(10_000, "--daily-orders", help="Demo: orders per day."),
-    method: str = typer.Option("auto", "--method", help=f"One of {', '.join(METHODS)}."),
+    method: str = typer.Option("auto", "--method", help="auto, exact, lagrangian or plain."),
     time_limit: float = typer.Option(60.0, "--time-limit", help="Seconds to spend at most."),
 ) -> None:
     """Choose the sites to open and how regions are served; print open, flows, cost, bound, gap."""
-    if sum((file is not None, orlib is not None, demo)) != 1:
-        fail("give exactly one of FILE.json, --orlib FILE or --demo")
-    if method not in METHODS:
-        fail(f"--method: must be one of {', '.join(METHODS)} (got {method!r})")
-    try:
-        if demo:
-            emit_json(_demo(daily_orders, single_source, time_limit))
-            return
-        if orlib is not None:
-            inst = read_orlib(orlib, capacity=capacity, single_source=single_source)
-        else:
-            assert file is not None
-            inst = Instance.from_json(_read_json(file))
-            if single_source:
-                inst = inst.with_single_source(True)
-            if capacity is not None:
-                inst = _with_capacity(inst, capacity)
-        plan = solve(inst, method=method, time_limit=time_limit)  # type: ignore[arg-type]
-    except DomainError as exc:
-        fail(str(exc))
-    emit_json(plan.to_json())
-
-
-def _demo(daily_orders: float, single_source: bool, time_limit: float) -> dict[str, Any]:
-    from xborder.services.network_design import design_network_for_world
+    from xborder.services.network_design import (
+        NETWORK_METHODS,
+        SolveNetwork,
+        design_network_for_world,
+        solve_network,
+    )
     from xborder.services.world import read_world
 
-    if daily_orders <= 0:
-        raise InvalidValue("--daily-orders", "must be positive", daily_orders)
-    result = design_network_for_world(
-        read_world(), daily_orders=daily_orders, single_source=single_source,
-        time_limit=time_limit,
-    )  # fmt: skip
-    return result.to_json()
+    if sum((file is not None, orlib is not None, demo)) != 1:
+        fail("give exactly one of FILE.json, --orlib FILE or --demo")
+    if method not in NETWORK_METHODS:
+        fail(f"--method: must be one of {', '.join(NETWORK_METHODS)} (got {method!r})")
+    try:
+        if demo:
+            if daily_orders <= 0:
+                raise InvalidValue("--daily-orders", "must be positive", daily_orders)
+            design = design_network_for_world(
+                read_world(), daily_orders=daily_orders, single_source=single_source,
+                time_limit=time_limit,
+            )  # fmt: skip
+            emit_json(design.to_json())
+            return
+        emit_json(solve_network(SolveNetwork(
+            instance=_read_json(file) if file is not None else None,
+            orlib=str(orlib) if orlib is not None else None, capacity=capacity,
+            single_source=single_source, method=method, time_limit=time_limit,
+        )))  # fmt: skip
+    except DomainError as exc:
+        fail(str(exc))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -76,13 +70,3 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InvalidValue(str(path), "must hold a JSON object")
     return raw
-
-
-def _with_capacity(inst: Instance, capacity: float) -> Instance:
-    if capacity < 0:
-        raise InvalidValue("capacity", "must not be negative", capacity)
-    return Instance.of(
-        inst.fixed_cost, [capacity] * inst.m, inst.demand, inst.assign_cost,
-        site_ids=inst.site_ids, region_ids=inst.region_ids,
-        single_source=inst.single_source, name=inst.name,
-    )  # fmt: skip

@@ -132,11 +132,16 @@ LEFT_WAREHOUSE = frozenset(ParcelStatus) - {P.PACKED, P.CONSOLIDATED, P.EXPORT_H
 class InvalidTransition(Conflict):
     """A step that the lifecycle does not allow from the current state; nothing was changed."""
 
-    def __init__(self, subject: str, current: str | None, step: str) -> None:
+    def __init__(
+        self, subject: str, current: str | None, step: str, allowed: Iterable[str] | None = None
+    ) -> None:
         self.subject, self.current, self.step = subject, current, step
+        if allowed is None:
+            known = current is None or current in ParcelStatus.__members__.values()
+            allowed = ALLOWED.get(_parcel_status(current), ()) if known else ()
+        listed = ", ".join(sorted(allowed)) or "nothing"
         state = current or "not yet packed"
-        allowed = ", ".join(sorted(ALLOWED.get(_parcel_status(current), ()))) or "nothing"
-        super().__init__(f"{subject}: {step} is not allowed when {state} (allowed: {allowed})")
+        super().__init__(f"{subject}: {step} is not allowed when {state} (allowed: {listed})")
 
 
 def _parcel_status(value: str | None) -> ParcelStatus | None:

@@ -18,8 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from xborder.domain.errors import InvalidValue
+from xborder.domain.identifiers import GS1_COMPANY_PREFIX, gs1_check_digit, sscc, sscc_valid
 
-GS1_COMPANY_PREFIX = "0614141"
+__all__ = ["GS1_COMPANY_PREFIX", "gs1_check_digit", "sscc", "sscc_valid"]  # one implementation
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
@@ -50,29 +51,6 @@ DEFAULT_LIMITS = {
 # weight is 6,804 kg (IATA ULD Regulations, 2024 edition); ~10 m3 is its lower-deck contour volume
 # (approximate, contour-dependent). Sea and rail parcels always fit the container.
 OVERSIZE_LIMITS = Limits("uld", 6_804.0, 10_000_000.0)
-
-
-def gs1_check_digit(digits: str) -> int:
-    """GS1 mod-10: weights 3 and 1 alternating from the rightmost data digit."""
-    if not digits.isdigit():
-        raise InvalidValue("digits", "must be decimal digits", digits)
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return (10 - total % 10) % 10
-
-
-def sscc(serial: int, extension: int = 0, company_prefix: str = GS1_COMPANY_PREFIX) -> str:
-    """The 18-digit SSCC for a serial reference under the company prefix."""
-    width = 16 - len(company_prefix)
-    if not 0 <= serial < 10**width:
-        raise InvalidValue("serial", f"must fit in {width} digits", serial)
-    if not 0 <= extension <= 9:
-        raise InvalidValue("extension", "must be one digit", extension)
-    body = f"{extension}{company_prefix}{serial:0{width}d}"
-    return body + str(gs1_check_digit(body))
-
-
-def sscc_valid(code: str) -> bool:
-    return len(code) == 18 and code.isdigit() and gs1_check_digit(code[:17]) == int(code[17])
 
 
 def awb_number(prefix: int, serial: int) -> str:

@@ -53,7 +53,18 @@ class CaptureReport:
 
 
 def capture_batch(uow: UnitOfWork, batch: OrderBatch) -> CaptureReport:
-    """Validate and store a batch inside the caller's unit of work (the caller commits)."""
+    """Validate and store a batch (the command: two frames, orders and lines) in one transaction.
+
+    Idempotent by (channel, external id): a stored repeat with the same content is reported
+    ``existing``; with other content, a conflict. Commits itself (or joins the caller's unit of
+    work when called inside one)."""
+    with uow:
+        report = _capture(uow, batch)
+        uow.commit()
+    return report
+
+
+def _capture(uow: UnitOfWork, batch: OrderBatch) -> CaptureReport:
     sellers = uow.world.sellers() or None
     checked = check_orders(batch, sellers)
     orders = checked.orders

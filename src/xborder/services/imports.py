@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine
 
 from xborder.domain.order_rules import OrderBatch
 from xborder.formats.order_files import chunked, read_order_file
@@ -30,11 +29,17 @@ class ImportReport:
         return self.errors.get_column("rec").n_unique()
 
 
+@dataclass(frozen=True, slots=True)
+class ImportOrders:
+    path: Path
+
+
 def import_orders(
-    engine: Engine, path: Path, progress: Callable[[int, int], None] | None = None
+    uow: UnitOfWork, command: ImportOrders, progress: Callable[[int, int], None] | None = None
 ) -> ImportReport:
-    """Good records are stored, bad ones reported; every chunk of orders commits atomically."""
-    parsed = read_order_file(path)
+    """Good records are stored, bad ones reported; every chunk of orders commits atomically
+    (the unit of work is entered once per chunk)."""
+    parsed = read_order_file(command.path)
     bad = parsed.errors.select("rec").unique()
     clean = OrderBatch(
         parsed.batch.orders.join(bad, on="rec", how="anti"),
@@ -45,9 +50,7 @@ def import_orders(
     results = [pl.DataFrame(schema=RESULT_SCHEMA)]
     done = 0
     for batch in chunked(type(parsed)(clean, parsed.errors, total), CHUNK_ORDERS):
-        with UnitOfWork(engine) as uow:
-            report = capture_batch(uow, batch)
-            uow.commit()
+        report = capture_batch(uow, batch)
         errors.append(report.errors)
         results.append(report.results)
         done += batch.orders.height

@@ -7,11 +7,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import Engine
-
 from xborder.domain.errors import InvalidValue
 from xborder.domain.world import World
-from xborder.store.migrate import upgrade
 from xborder.store.uow import UnitOfWork
 
 DEMO_WORLD = "demo"
@@ -39,16 +36,20 @@ class InitResult:
     counts: dict[str, int]
 
 
-def init_store(engine: Engine, world: World | None = None) -> InitResult:
-    """Migrate the store to the newest schema and load the world unless it is already there."""
-    upgrade(engine)
-    world = world or read_world()
-    with UnitOfWork(engine) as uow:
+@dataclass(frozen=True, slots=True)
+class LoadWorld:
+    world: World | None = None  # default: the shipped demo world
+
+
+def load_world(uow: UnitOfWork, command: LoadWorld | None = None) -> InitResult:
+    """Load the world into the (migrated) store unless it is already there; a store holds one."""
+    world = (command.world if command else None) or read_world()
+    with uow:
         names = {w["name"] for w in uow.world.loaded()}
         if world.meta.name in names:
             return InitResult(world.meta.name, False, uow.world.counts())
         if names:
             raise InvalidValue("world", f"the store already holds world {sorted(names)[0]!r}")
-        uow.world.add(world)
+        uow.world.add(world, uow.clock.now())
         uow.commit()
         return InitResult(world.meta.name, True, uow.world.counts())

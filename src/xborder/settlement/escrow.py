@@ -11,13 +11,16 @@ payment platform that holds the escrow):
    automatic confirmation N days after the delivered event, posts both; a return before that
    voids them and refunds.
 4. partners (by contract rate card): ``seller:proceeds -> partner:receivable``, through the
-   platform's FX accounts when the contract is in another currency.
+   platform's FX accounts when the contract is in another currency. The seller owes its partners
+   whether or not the buyer paid: an unpaid order's partner pay leaves the seller's proceeds
+   negative (a payable to the platform), with no escrow movement.
 5. refund: whatever the order still holds in escrow goes back, ``X:escrow -> P:funds``; a
    return after release is corrected from ``seller:proceeds`` and ``X:fees``.
 
 Transfer ids are ``o<order>:<step>``, so replaying a step is a harmless retry (idempotent ledger).
 Every function takes a frame of orders and returns a frame of transfers in the service's coded
-schema; a single order is a one-row frame through the same code.
+schema; a single order is a one-row frame through the same code. ``at`` is one time for the whole
+frame or an expression over it (each milestone dated by its own fact).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import polars as pl
 
 from xborder.domain.errors import InvalidValue
 from xborder.settlement.ledger import CODED_SCHEMA, Kind, Purpose
+
+When = datetime | pl.Expr  # one time for every row, or an expression over the frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +61,7 @@ def account(party: pl.Expr, purpose: Purpose, currency: pl.Expr | None = None) -
 
 def transfers_for(
     orders: pl.DataFrame, step: str, debit: pl.Expr | None, credit: pl.Expr | None,
-    amount: pl.Expr, kind: Kind, code: str, at: datetime | pl.Expr, pending: str | None = None,
+    amount: pl.Expr, kind: Kind, code: str | pl.Expr, at: When, pending: str | None = None,
 ) -> pl.DataFrame:  # fmt: skip
     oid = pl.col("order_id").cast(pl.String)
     frame = orders.select(
@@ -69,7 +74,7 @@ def transfers_for(
         pl.lit(kind.value).alias("kind"),
         (pl.concat_str(pl.lit("o"), oid, pl.lit(f":{pending}")) if pending
          else pl.lit(None, pl.String)).alias("pending_id"),
-        pl.lit(code).alias("code"),
+        (code if isinstance(code, pl.Expr) else pl.lit(code)).alias("code"),
         pl.col("order_id").cast(pl.Int64),
         (at if isinstance(at, pl.Expr) else pl.lit(at)).dt.convert_time_zone("UTC").alias("at"),
     )  # fmt: skip
@@ -82,7 +87,7 @@ def _require(orders: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
         raise InvalidValue(what, f"needs columns {missing}")
 
 
-def capture(orders: pl.DataFrame, terms: EscrowTerms, at: datetime) -> pl.DataFrame:
+def capture(orders: pl.DataFrame, terms: EscrowTerms, at: When) -> pl.DataFrame:
     """``orders``: order_id, currency, paid (minor units)."""
     _require(orders, ("order_id", "currency", "paid"), "capture")
     bad = orders.filter(pl.col("paid") <= 0)
@@ -93,7 +98,7 @@ def capture(orders: pl.DataFrame, terms: EscrowTerms, at: datetime) -> pl.DataFr
                       Kind.POSTED, "escrow.capture", at)  # fmt: skip
 
 
-def withhold_tax(orders: pl.DataFrame, terms: EscrowTerms, at: datetime) -> pl.DataFrame:
+def withhold_tax(orders: pl.DataFrame, terms: EscrowTerms, at: When) -> pl.DataFrame:
     """DDP orders: order_id, currency, tax (minor), authority (party). Reserves it in escrow."""
     _require(orders, ("order_id", "currency", "tax", "authority"), "withhold_tax")
     orders = orders.filter(pl.col("tax") > 0)
@@ -102,7 +107,7 @@ def withhold_tax(orders: pl.DataFrame, terms: EscrowTerms, at: datetime) -> pl.D
                       "tax.withhold", at)  # fmt: skip
 
 
-def remit_tax(orders: pl.DataFrame, at: datetime) -> pl.DataFrame:
+def remit_tax(orders: pl.DataFrame, at: When) -> pl.DataFrame:
     """Clearance: post the withheld tax to the authority (``orders``: order_id)."""
     return transfers_for(orders, "tax.remit", None, None, pl.lit(0), Kind.POST, "tax.remit", at,
                       pending="tax")  # fmt: skip
@@ -135,18 +140,24 @@ def deliver(orders: pl.DataFrame, terms: EscrowTerms) -> pl.DataFrame:
     return pl.concat([release, fees])
 
 
-def confirm(orders: pl.DataFrame, at: datetime) -> pl.DataFrame:
-    """Post the reserved release and fee (``orders``: order_id, has_release, has_fee)."""
+CONFIRM_CODES = ("escrow.confirm", "escrow.fee.post")  # the buyer confirmed
+AUTO_CONFIRM_CODES = ("escrow.auto_confirm", "escrow.fee.auto")  # N days passed without a word
+
+
+def confirm(orders: pl.DataFrame, at: When, auto: bool = False) -> pl.DataFrame:
+    """Post the reserved release and fee (``orders``: order_id, has_release, has_fee). The ids
+    are the same either way (one confirmation per order); the code says who confirmed."""
+    release_code, fee_code = AUTO_CONFIRM_CODES if auto else CONFIRM_CODES
     posts = [
         transfers_for(orders.filter(pl.col(flag)), f"{step}.post", None, None, pl.lit(0), Kind.POST,
-                   code, at, pending=step)
-        for step, flag, code in (("release", "has_release", "escrow.confirm"),
-                                 ("fee", "has_fee", "escrow.fee.post"))
+                      code, at, pending=step)
+        for step, flag, code in (("release", "has_release", release_code),
+                                 ("fee", "has_fee", fee_code))
     ]  # fmt: skip
     return pl.concat(posts)
 
 
-def refund(orders: pl.DataFrame, terms: EscrowTerms, reason: str, at: datetime) -> pl.DataFrame:
+def refund(orders: pl.DataFrame, terms: EscrowTerms, reason: str, at: When) -> pl.DataFrame:
     """Void what is still reserved and return what the order holds in escrow to the buyer.
 
     ``orders``: order_id, currency, refundable (minor units, after the voids), and booleans
@@ -165,7 +176,7 @@ def refund(orders: pl.DataFrame, terms: EscrowTerms, reason: str, at: datetime) 
     return pl.concat([*voids, back])
 
 
-def refund_released(orders: pl.DataFrame, terms: EscrowTerms, at: datetime) -> pl.DataFrame:
+def refund_released(orders: pl.DataFrame, terms: EscrowTerms, at: When) -> pl.DataFrame:
     """A return after release: correcting transfers give the buyer back what the seller got and
     the fee (``orders``: order_id, seller, currency, released, fee_posted)."""
     _require(orders, ("order_id", "seller", "currency", "released", "fee_posted"),
@@ -181,7 +192,7 @@ def refund_released(orders: pl.DataFrame, terms: EscrowTerms, at: datetime) -> p
     return pl.concat([seller, fees])
 
 
-def partner_payments(charges: pl.DataFrame, terms: EscrowTerms, at: datetime) -> pl.DataFrame:
+def partner_payments(charges: pl.DataFrame, terms: EscrowTerms, at: When) -> pl.DataFrame:
     """Pay partners from the seller's proceeds by their contracts.
 
     ``charges``: order_id, seller, partner, role (lane/warehouse/last_mile), currency (the
@@ -191,6 +202,8 @@ def partner_payments(charges: pl.DataFrame, terms: EscrowTerms, at: datetime) ->
     _require(charges, ("order_id", "seller", "partner", "role", "currency", "amount",
                        "partner_currency", "partner_amount"), "partner_payments")  # fmt: skip
     charges = charges.filter(pl.col("partner_amount") > 0)
+    code = pl.concat_str(pl.lit("partner.pay."), pl.col("role"))  # one code per role
+    fx_code = pl.concat_str(pl.lit("partner.fx."), pl.col("role"))  # the leg into the FX account
     same = charges.filter(pl.col("currency") == pl.col("partner_currency"))
     other = charges.filter(pl.col("currency") != pl.col("partner_currency"))
 
@@ -199,16 +212,16 @@ def partner_payments(charges: pl.DataFrame, terms: EscrowTerms, at: datetime) ->
 
     direct = _with_ids(same, step(""), transfers_for(
         same, "x", account(pl.col("seller"), Purpose.PROCEEDS),
-        account(pl.col("partner"), Purpose.RECEIVABLE), pl.col("amount"), Kind.POSTED,
-        "partner.pay", at))  # fmt: skip
+        account(pl.col("partner"), Purpose.RECEIVABLE), pl.col("amount"), Kind.POSTED, code,
+        at))  # fmt: skip
     into_fx = _with_ids(other, step(".fx"), transfers_for(
         other, "x", account(pl.col("seller"), Purpose.PROCEEDS),
-        account(pl.lit(terms.platform), Purpose.FX), pl.col("amount"), Kind.POSTED, "fx.convert",
+        account(pl.lit(terms.platform), Purpose.FX), pl.col("amount"), Kind.POSTED, fx_code,
         at))  # fmt: skip
     out_fx = _with_ids(other, step(""), transfers_for(
         other.with_columns(pl.col("partner_currency").alias("currency")), "x",
         account(pl.lit(terms.platform), Purpose.FX), account(pl.col("partner"), Purpose.RECEIVABLE),
-        pl.col("partner_amount"), Kind.POSTED, "partner.pay", at))  # fmt: skip
+        pl.col("partner_amount"), Kind.POSTED, code, at))  # fmt: skip
     return pl.concat([direct, into_fx, out_fx])
 
 

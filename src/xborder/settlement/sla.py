@@ -11,12 +11,11 @@ once it is available, else an explicit argument.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import polars as pl
 
 from xborder.domain.errors import InvalidValue
-from xborder.settlement.escrow import EscrowTerms, account, transfers_for
+from xborder.settlement.escrow import EscrowTerms, When, account, transfers_for
 from xborder.settlement.ledger import Kind, Purpose
 
 
@@ -44,10 +43,11 @@ def penalty(late: pl.Expr, terms: SlaTerms) -> pl.Expr:
     return pl.min_horizontal(late * terms.penalty_per_day, pl.lit(terms.penalty_cap)).cast(pl.Int64)
 
 
-def late_penalties(orders: pl.DataFrame, terms: SlaTerms, at: datetime) -> pl.DataFrame:
+def late_penalties(orders: pl.DataFrame, terms: SlaTerms, at: When) -> pl.DataFrame:
     """``orders``: order_id, seller, currency, promised_by, delivered_on, responsible (party).
 
-    Penalty ``responsible:receivable -> seller:compensation`` for each late order."""
+    Penalty ``responsible:receivable -> seller:compensation`` for each late order (dated by
+    ``at``: the delivery, so a statement can say how late it was)."""
     frame = orders.with_columns(
         penalty(days_late(pl.col("promised_by"), pl.col("delivered_on"), terms.grace_days), terms)
         .alias("penalty")
@@ -57,7 +57,7 @@ def late_penalties(orders: pl.DataFrame, terms: SlaTerms, at: datetime) -> pl.Da
                       Kind.POSTED, "sla.late", at)  # fmt: skip
 
 
-def loss_compensation(orders: pl.DataFrame, terms: EscrowTerms, at: datetime) -> pl.DataFrame:
+def loss_compensation(orders: pl.DataFrame, terms: EscrowTerms, at: When) -> pl.DataFrame:
     """``orders``: order_id, seller, currency, custodian, goods, shortfall (minor units the escrow
     refund cannot return, e.g. remitted tax). The escrow refund itself is ``escrow.refund``."""
     if orders.filter(pl.col("custodian").is_null()).height:

@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection, func, select, tuple_, update
+from sqlalchemy import Connection, and_, case, func, select, tuple_, update
 
 from xborder.domain.orders import OrderStatus
 from xborder.store.schema import order_lines, orders, payments
+from xborder.store.schema_customs import customs_declarations
 
 ORDER_COLUMNS = tuple(c.name for c in orders.columns)
 LINE_COLUMNS = tuple(c.name for c in order_lines.columns)
@@ -168,6 +169,89 @@ class OrderRepository:
         )
         row = self.connection.execute(query).mappings().first()
         return dict(row) if row else None
+
+    def awaiting_payment(self) -> list[dict[str, Any]]:
+        """Captured orders with what the buyer is asked at checkout and what has been paid.
+
+        Checkout asks goods + freight + insurance - discount, plus under DDP the duties and
+        taxes the declaration quoted when they are in the order's currency (China CBEC: the
+        platform collects them with the order, and the three-document match expects the payment
+        to include them; EU IOSS and UK point-of-sale VAT likewise)."""
+        paid = (
+            select(payments.c.order_id, func.sum(payments.c.amount_minor).label("paid"))
+            .group_by(payments.c.order_id).subquery()
+        )  # fmt: skip
+        d = customs_declarations.c
+        o = orders.c
+        tax = case((and_(o.incoterm == "DDP", d.tax_currency == o.currency),
+                    d.total_tax_minor), else_=0)  # fmt: skip
+        due = o.goods_minor + o.freight_minor + o.insurance_minor - o.discount_minor
+        query = (
+            select(o.id, o.channel, o.external_id, (due + tax).label("due"),
+                   func.coalesce(paid.c.paid, 0).label("paid"), o.currency, o.placed_at,
+                   o.buyer_name, o.buyer_id_number)
+            .outerjoin(paid, paid.c.order_id == o.id)
+            .outerjoin(customs_declarations, d.order_id == o.id)
+            .where(o.status == OrderStatus.CAPTURED.value).order_by(o.id)
+        )  # fmt: skip
+        return [
+            {**dict(r._mapping), "placed_at": _utc(r.placed_at)}
+            for r in self.connection.execute(query)
+        ]
+
+    def stored_payments(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """Stored payments by (provider, transaction id), for the keys given."""
+        found: dict[tuple[str, str], Any] = {}
+        for chunk in _chunks(sorted(set(keys)), KEY_CHUNK):
+            query = select(payments).where(
+                tuple_(payments.c.provider, payments.c.transaction_id).in_(chunk)
+            )
+            for row in self.connection.execute(query).mappings():
+                found[(str(row["provider"]), str(row["transaction_id"]))] = dict(row)
+        return found
+
+    def insert_payments(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.connection.execute(payments.insert(), list(rows))
+
+    def fully_paid(self, ids: Sequence[int]) -> list[int]:
+        """Those of the orders whose payments cover what is due."""
+        out: list[int] = []
+        o = orders.c
+        due = o.goods_minor + o.freight_minor + o.insurance_minor - o.discount_minor
+        for chunk in _chunks(sorted({int(i) for i in ids}), KEY_CHUNK):
+            paid = (
+                select(payments.c.order_id, func.sum(payments.c.amount_minor).label("paid"))
+                .where(payments.c.order_id.in_(chunk)).group_by(payments.c.order_id).subquery()
+            )  # fmt: skip
+            query = select(o.id).join(paid, paid.c.order_id == o.id).where(paid.c.paid >= due)
+            out.extend(int(r[0]) for r in self.connection.execute(query))
+        return out
+
+    def statuses(self, ids: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for chunk in _chunks(sorted({int(i) for i in ids}), KEY_CHUNK):
+            query = select(orders.c.id, orders.c.status).where(orders.c.id.in_(chunk))
+            out.update((int(i), str(s)) for i, s in self.connection.execute(query))
+        return out
+
+    def status_counts(self) -> dict[str, int]:
+        query = select(orders.c.status, func.count()).group_by(orders.c.status)
+        return {str(s): int(n) for s, n in self.connection.execute(query)}
+
+    def latest_record(self) -> datetime | None:
+        """The latest time the store records for orders, payments, parcels and bags: a run that
+        starts again on this store starts its clock there, so nothing is dated after "now"."""
+        from xborder.store.schema_planning import consolidations, parcels, plan_runs
+
+        times = [
+            self.connection.execute(select(func.max(column))).scalar()
+            for column in (orders.c.placed_at, payments.c.paid_at, parcels.c.status_at,
+                           consolidations.c.status_at, plan_runs.c.created_at)
+        ]  # fmt: skip
+        found = [_utc(t if isinstance(t, datetime) else datetime.fromisoformat(str(t)))
+                 for t in times if t is not None]  # fmt: skip
+        return max(found) if found else None
 
     def payments_for(self, order_id: int) -> list[dict[str, Any]]:
         query = select(payments).where(payments.c.order_id == order_id).order_by(payments.c.id)

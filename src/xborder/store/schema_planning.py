@@ -82,6 +82,10 @@ consolidations = Table(
     Column("parcels", Integer, nullable=False),
     Column("fill_rate", Float, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # added by 0006_lifecycle: the bag's last step, and when it was opened at destination
+    Column("status", String(20)),
+    Column("status_at", DateTime(timezone=True)),
+    Column("opened_at", DateTime(timezone=True)),
 )
 
 parcels = Table(

@@ -3,7 +3,9 @@
 Lookups by many ids send one parameter (a JSON array on SQLite, an array on PostgreSQL) instead of
 thousands; writes are one ``executemany`` (SQLite) or ``COPY`` (PostgreSQL) per table. Balance rows
 are locked (PostgreSQL ``FOR UPDATE``; SQLite holds the write lock from ``BEGIN IMMEDIATE``)
-before the kernel checks them, so concurrent batches cannot both spend the same money.
+before the kernel checks them, so concurrent batches cannot both spend the same money. A write
+that collides with a concurrent writer (a transfer id, or a pending resolved twice) is rolled back
+to a savepoint and reported as a ``Conflict``, so the caller's transaction stays usable.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, and_, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
+from xborder.domain.errors import Conflict
 from xborder.settlement.ledger import (
     ACCOUNT_SCHEMA,
     BALANCE_COLUMNS,
@@ -111,6 +115,15 @@ class LedgerRepository:
 
     def write(self, accepted: pl.DataFrame, deltas: pl.DataFrame) -> None:
         """Append the transfers and add the increments to the balances (same transaction)."""
+        try:
+            with self.connection.begin_nested():
+                self._write(accepted, deltas)
+        except IntegrityError as exc:  # a concurrent writer took an id or resolved a pending
+            raise Conflict(
+                f"the batch collided with a concurrent one; retry it ({exc.orig})"
+            ) from None
+
+    def _write(self, accepted: pl.DataFrame, deltas: pl.DataFrame) -> None:
         raw = self.connection.connection.driver_connection
         columns = ", ".join(TRANSFER_COLUMNS)
         update = (
@@ -210,6 +223,29 @@ class LedgerRepository:
                 out[int(account)] = (d, c, n + int(count))
         return out
 
+    def code_sums(
+        self, accounts: Sequence[int], since: datetime | None, until: datetime | None
+    ) -> pl.DataFrame:
+        """Per account and code over ``[since, until)``, aggregated in SQL: transfers touching
+        the account, and their posted effect on its balance (credit-positive)."""
+        t = ledger_transfers
+        posted = case((t.c.kind.in_(["posted", "post"]), t.c.amount), else_=0)
+        rows: list[tuple[Any, ...]] = []
+        for side, sign in ((t.c.debit, -1), (t.c.credit, 1)):
+            query = select(side, t.c.code, func.count(), func.sum(posted)).where(side.in_(accounts))
+            if since is not None:
+                query = query.where(t.c.at >= since)
+            if until is not None:
+                query = query.where(t.c.at < until)
+            rows += [
+                (int(a), str(c), int(n), sign * int(m or 0))
+                for a, c, n, m in self.connection.execute(query.group_by(side, t.c.code))
+            ]
+        schema: dict[str, Any] = {"account": pl.Int64, "code": pl.String, "transfers": pl.Int64,
+                                  "amount": pl.Int64}  # fmt: skip
+        frame = pl.DataFrame(rows, schema=schema, orient="row")
+        return frame.group_by("account", "code").agg(pl.sum("transfers"), pl.sum("amount"))
+
     def order_transfers(self, order_ids: Sequence[int]) -> pl.DataFrame:
         """Every transfer of these orders (TRANSFER_COLUMNS with account codes)."""
         where = "t.order_id = ANY(%s)" if self.postgres else \
@@ -223,6 +259,22 @@ class LedgerRepository:
         )  # fmt: skip
         rows = [(*r[:-1], _parse_time(r[-1])) for r in rows]
         return pl.DataFrame(rows, schema=CODED_SCHEMA, orient="row")
+
+    def escrow_steps(self, order_ids: Sequence[int]) -> pl.DataFrame:
+        """Per order and step (the transfer id after ``o<order>:``), aggregated in SQL: the
+        amount, and the time of the release reservation (when the order was delivered)."""
+        where = "t.order_id = ANY(%s)" if self.postgres else \
+            "t.order_id IN (SELECT value FROM json_each(?))"  # fmt: skip
+        colon = "strpos(t.id, ':')" if self.postgres else "instr(t.id, ':')"
+        rows = self._query(
+            f"SELECT t.order_id, substr(t.id, {colon} + 1) AS step, SUM(t.amount), "
+            "MAX(CASE WHEN t.kind = 'pending' THEN t.at END) FROM ledger_transfers t "
+            f"WHERE {where} GROUP BY t.order_id, step", list(order_ids),
+        )  # fmt: skip
+        rows = [(a, b, int(c), None if d is None else _parse_time(d)) for a, b, c, d in rows]
+        schema: dict[str, Any] = {"order_id": pl.Int64, "step": pl.String, "amount": pl.Int64,
+                                  "at": pl.Datetime("us", "UTC")}  # fmt: skip
+        return pl.DataFrame(rows, schema=schema, orient="row")
 
     def order_money(self, order_ids: Sequence[int]) -> pl.DataFrame:
         """Per order: seller, currency, incoterm, goods, due, paid (minor units), promised_by."""
@@ -240,18 +292,27 @@ class LedgerRepository:
                              orient="row")  # fmt: skip
         return frame.with_columns(pl.col("promised_by").str.to_date())
 
-    def open_pendings(self, code: str, before: datetime) -> pl.DataFrame:
-        """Unresolved pending transfers with this code made at or before ``before``."""
+    def open_pendings(self, codes: Sequence[str], before: datetime) -> pl.DataFrame:
+        """Unresolved pending transfers with one of these codes made at or before ``before``."""
         p, r = ledger_transfers, ledger_transfers.alias("r")
         resolved = select(r.c.seq).where(r.c.pending_id == p.c.id).exists()
         rows = self.connection.execute(
             select(p.c.order_id, p.c.id).where(
-                p.c.kind == "pending", p.c.code == code, p.c.at <= before, ~resolved
+                p.c.kind == "pending", p.c.code.in_(list(codes)), p.c.at <= before, ~resolved
             )
         ).all()
         schema = {"order_id": pl.Int64, "id": pl.String}
         return pl.DataFrame([tuple(r) for r in rows], schema=schema,
                             orient="row")  # fmt: skip
+
+    def coded_orders(self, codes: Sequence[str]) -> pl.DataFrame:
+        """Distinct (code, order_id) of the transfers with these codes (one scan)."""
+        t = ledger_transfers
+        rows = self.connection.execute(
+            select(t.c.code, t.c.order_id).where(t.c.code.in_(list(codes))).distinct()
+        ).all()
+        schema = {"code": pl.String, "order_id": pl.Int64}
+        return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
     def _query(self, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
         param: Any = list(values) if self.postgres else json.dumps(list(values))

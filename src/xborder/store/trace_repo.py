@@ -1,18 +1,22 @@
 """The traceability ledger in the store: set-based appends and the reads the trace service needs.
 
 Bulk writes go through the driver (``executemany`` on SQLite, ``COPY`` on PostgreSQL). The ledger
-is append-only: no method here updates or deletes an event or a batch.
+is append-only: no method here updates or deletes an event or a batch. All of the trace area's
+SQL lives here (the services build no SQL), including the few read-only looks at the world
+(hub and party names, a lane's p95 transit) and at the parcels table a timeline needs.
 """
 
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, func, select, text
 
+from xborder.store.schema import hubs, lanes, parties, warehouses
+from xborder.store.schema_planning import parcels
 from xborder.store.schema_trace import (
     trace_batches,
     trace_events,
@@ -23,24 +27,16 @@ from xborder.store.schema_trace import (
 )
 
 EVENT_COLUMNS = (
-    "id",
-    "object_id",
-    "seq",
-    "batch_id",
-    "party_id",
-    "event_type",
-    "action",
-    "biz_step",
-    "disposition",
-    "read_point",
-    "biz_location",
-    "event_time_ms",
-    "hash",
-    "prev",
-    "chain",
+    "id", "object_id", "seq", "batch_id", "party_id", "event_type", "action", "biz_step",
+    "disposition", "read_point", "biz_location", "event_time_ms", "hash", "prev", "chain",
     "document",
-)
+)  # fmt: skip
 _CHUNK = 20_000
+# the columns a registration may fill in on an object registered earlier without them
+OBJECT_FACTS = ("tracking_no", "sscc", "destination_postcode", "order_id", "lane")
+# EPCIS query parameters that compare one stored column with a list of values
+EQUALS_COLUMNS = ("biz_step", "disposition", "biz_location", "read_point")
+_TABLES = {"objects": trace_objects, "events": trace_events, "batches": trace_batches}
 
 
 @lru_cache(maxsize=16)
@@ -100,8 +96,10 @@ class TraceRepository:
             self.connection.execute(text("SELECT 1"))  # opens the IMMEDIATE transaction
             self.connection.exec_driver_sql("PRAGMA cache_size=-262144")
 
-    def next_id(self, table: Any) -> int:
-        value = self.connection.execute(select(func.max(table.c.id))).scalar()
+    def next_id(self, table: Literal["objects", "events", "batches"]) -> int:
+        """The next free id of ``trace_<table>`` (ids are assigned under ``lock``)."""
+        column = _TABLES[table].c.id
+        value = self.connection.execute(select(func.max(column))).scalar()
         return int(value or 0) + 1
 
     # -- objects -------------------------------------------------------------------------------
@@ -110,22 +108,33 @@ class TraceRepository:
         return {k: int(i) for k, i in rows}
 
     def insert_objects(self, rows: Sequence[dict[str, Any]]) -> None:
-        cols = (
-            "id",
-            "key",
-            "kind",
-            "tracking_no",
-            "sscc",
-            "destination_postcode",
-            "order_id",
-            "lane",
-            "created_ms",
-        )
+        cols = ("id", "key", "kind", *OBJECT_FACTS, "created_ms")
         marks = ", ".join("?" for _ in cols)
         self._executemany(
             f"INSERT INTO trace_objects ({', '.join(cols)}) VALUES ({marks})",
             [tuple(r[c] for c in cols) for r in rows],
         )
+
+    def object_facts(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Key -> id and the ``OBJECT_FACTS`` of the registered objects among ``keys``."""
+        cols = ("key", "id", *OBJECT_FACTS)
+        rows = self._select_in(
+            f"SELECT {', '.join(cols)} FROM trace_objects WHERE key {{in_}}", keys
+        )
+        return {r[0]: dict(zip(cols[1:], r[1:], strict=True)) for r in rows}
+
+    def fill_objects(self, updates: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        """Set facts an object was registered without (the caller passes only empty ones)."""
+        for object_id, values in updates:
+            if values:
+                self.connection.execute(
+                    trace_objects.update().where(trace_objects.c.id == object_id).values(**values)
+                )
+
+    def object_key(self, object_id: int) -> str | None:
+        return self.connection.execute(
+            select(trace_objects.c.key).where(trace_objects.c.id == object_id)
+        ).scalar()
 
     def object_by_tracking(self, tracking_no: str) -> dict[str, Any] | None:
         row = self.connection.execute(
@@ -164,6 +173,14 @@ class TraceRepository:
             self._executemany(
                 "INSERT INTO trace_participants (object_id, party_id) VALUES (?, ?)", new
             )
+
+    def visible_keys(self, party_id: str, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` whose objects ``party_id`` takes part in (declared participants)."""
+        sql = (
+            "SELECT o.key FROM trace_objects o JOIN trace_participants p ON p.object_id = o.id "
+            f"WHERE p.party_id = {self.mark} AND o.key {{in_}}"
+        )
+        return {str(k) for (k,) in self._select_in(sql, sorted(set(keys)), (party_id,))}
 
     def participants(self, object_id: int) -> set[str]:
         declared = self.connection.execute(
@@ -269,33 +286,18 @@ class TraceRepository:
         self.connection.execute(trace_batches.insert(), [row])
 
     def add_key(self, party_id: str, key_id: str, public: bytes, now_ms: int) -> None:
+        k = trace_party_keys.c
         exists = self.connection.execute(
-            select(trace_party_keys.c.key_id).where(
-                trace_party_keys.c.party_id == party_id, trace_party_keys.c.key_id == key_id
-            )
+            select(k.key_id).where(k.party_id == party_id, k.key_id == key_id)
         ).first()
         if exists is None:
-            self.connection.execute(
-                trace_party_keys.insert(),
-                [
-                    {
-                        "party_id": party_id,
-                        "key_id": key_id,
-                        "public_key": public,
-                        "created_ms": now_ms,
-                    }
-                ],
-            )
+            row = {"party_id": party_id, "key_id": key_id, "public_key": public}
+            self.connection.execute(trace_party_keys.insert(), [row | {"created_ms": now_ms}])
 
     def public_keys(self) -> dict[tuple[str, str], bytes]:
-        rows = self.connection.execute(
-            select(
-                trace_party_keys.c.party_id,
-                trace_party_keys.c.key_id,
-                trace_party_keys.c.public_key,
-            )
-        )
-        return {(p, k): bytes(pub) for p, k, pub in rows}
+        k = trace_party_keys.c
+        rows = self.connection.execute(select(k.party_id, k.key_id, k.public_key))
+        return {(p, i): bytes(pub) for p, i, pub in rows}
 
     # -- reads ---------------------------------------------------------------------------------
     def batches(self) -> list[dict[str, Any]]:
@@ -350,19 +352,98 @@ class TraceRepository:
             cursor.close()
 
     def query(
-        self, where: str, params: dict[str, Any], columns: Sequence[str], limit: int | None = None
+        self,
+        columns: Sequence[str],
+        *,
+        visible_to: str | None = None,
+        equals: Mapping[str, Sequence[str]] | None = None,
+        since_ms: int | None = None,
+        before_ms: int | None = None,
+        object_ids: Sequence[int] | None = None,
+        limit: int | None = None,
     ) -> list[Any]:
+        """Events in id order. ``visible_to``: only objects that party takes part in and the
+        containers that carried them; ``equals``: column (``EQUALS_COLUMNS``) -> allowed values;
+        ``since_ms`` inclusive, ``before_ms`` exclusive; ``object_ids``: only those objects."""
+        where: list[str] = ["1 = 1"]
+        params: dict[str, Any] = {}
+        if visible_to is not None:
+            where.append(
+                "(e.object_id IN (SELECT object_id FROM trace_participants"
+                " WHERE party_id = :viewer)"
+                " OR e.object_id IN (SELECT m.container_id FROM trace_memberships m"
+                " JOIN trace_participants tp ON tp.object_id = m.member_id"
+                " WHERE tp.party_id = :viewer))"
+            )
+            params["viewer"] = visible_to
+        for column, values in (equals or {}).items():
+            if column not in EQUALS_COLUMNS:
+                raise ValueError(f"not a queryable column: {column}")
+            where.append(f"e.{column} IN :{column}")
+            params[column] = list(values)
+        if since_ms is not None:
+            where.append("e.event_time_ms >= :since")
+            params["since"] = since_ms
+        if before_ms is not None:
+            where.append("e.event_time_ms < :before")
+            params["before"] = before_ms
+        if object_ids is not None:
+            where.append("e.object_id IN :object_ids")
+            params["object_ids"] = sorted(set(object_ids))
         cols = ", ".join(f"e.{c}" for c in columns)
-        sql = f"SELECT {cols} FROM trace_events e WHERE {where} ORDER BY e.id"
+        sql = f"SELECT {cols} FROM trace_events e WHERE {' AND '.join(where)} ORDER BY e.id"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         stmt = text(sql)
         for name, value in params.items():
-            if isinstance(value, list | tuple):
+            if isinstance(value, list):
                 stmt = stmt.bindparams(bindparam(name, expanding=True))
         return list(self.connection.execute(stmt, params))
 
-    def count(self) -> int:
-        return int(
-            self.connection.execute(select(func.count()).select_from(trace_events)).scalar() or 0
+    # -- read-only looks outside the ledger (names for a timeline, limits for its exceptions) --
+    def lane_p95(self, lane_id: str | None) -> float | None:
+        """The lane's p95 transit in days (``lanes``), None for no or an unknown lane."""
+        if lane_id is None:
+            return None
+        value = self.connection.execute(
+            select(lanes.c.transit_p95_days).where(lanes.c.id == lane_id)
+        ).scalar()
+        return None if value is None else float(value)
+
+    def hub_names(self, hub_ids: Sequence[str]) -> dict[str, str]:
+        return self._names(select(hubs.c.id, hubs.c.name).where(hubs.c.id.in_(list(hub_ids))))
+
+    def warehouse_names(self, warehouse_ids: Sequence[str]) -> dict[str, str]:
+        stmt = select(warehouses.c.id, warehouses.c.name)
+        return self._names(stmt.where(warehouses.c.id.in_(list(warehouse_ids))))
+
+    def party_names(self, party_ids: Sequence[str]) -> dict[str, str]:
+        stmt = select(parties.c.id, parties.c.name).where(parties.c.id.in_(list(party_ids)))
+        return self._names(stmt)
+
+    def party_names_by_gln(self, glns: Sequence[str]) -> dict[str, str]:
+        """GLN -> name of the party that holds it."""
+        return self._names(
+            select(parties.c.gln, parties.c.name).where(parties.c.gln.in_(list(glns)))
         )
+
+    def _names(self, stmt: Any) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.connection.execute(stmt)}
+
+    def parcel(
+        self, *, tracking_no: str | None = None, sscc: str | None = None
+    ) -> dict[str, Any] | None:
+        """The packed parcel (``parcels``) with this tracking number or SSCC: its SSCC, lane and
+        destination postcode, for parcels the trace registry knows less about."""
+        if tracking_no is None and sscc is None:
+            return None
+        column = parcels.c.tracking_no if tracking_no is not None else parcels.c.sscc
+        row = self.connection.execute(
+            select(
+                parcels.c.sscc,
+                parcels.c.tracking_no,
+                parcels.c.lane_id,
+                parcels.c.destination_postcode,
+            ).where(column == (tracking_no if tracking_no is not None else sscc))
+        ).first()
+        return dict(row._mapping) if row else None

@@ -19,6 +19,7 @@ from xborder.domain.clock import Clock
 from xborder.store.customs_repo import CustomsRepository
 from xborder.store.orders_repo import OrderRepository
 from xborder.store.parcels_repo import ParcelRepository
+from xborder.store.planning_repo import PlanningRepository
 from xborder.store.settlement_repo import LedgerRepository
 from xborder.store.trace_repo import TraceRepository
 from xborder.store.world_repo import WorldRepository
@@ -65,6 +66,7 @@ class UnitOfWork:
             self.trace = TraceRepository(conn)
             self.ledger = LedgerRepository(conn)
             self.parcels = ParcelRepository(conn)
+            self.planning = PlanningRepository(conn)
         self._depth += 1
         return self
 

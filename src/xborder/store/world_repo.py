@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select
@@ -82,12 +82,12 @@ class WorldRepository:
     def loaded(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.connection.execute(select(worlds)).mappings()]
 
-    def add(self, world: World) -> dict[str, int]:
+    def add(self, world: World, at: datetime) -> dict[str, int]:
         """Store every entity of the world; returns the row count per table."""
         self.connection.execute(
             insert(worlds).values(
                 name=world.meta.name, version=world.meta.version, valid_on=world.meta.valid_on,
-                description=world.meta.description, loaded_at=datetime.now(UTC),
+                description=world.meta.description, loaded_at=at,
             )
         )  # fmt: skip
         counts: dict[str, int] = {}
@@ -110,3 +110,12 @@ class WorldRepository:
 
     def rows(self, table: Table) -> list[dict[str, Any]]:
         return [dict(r) for r in self.connection.execute(select(table)).mappings()]
+
+    def warehouses(self) -> list[dict[str, Any]]:
+        return self.rows(warehouses)
+
+    def lanes(self) -> list[dict[str, Any]]:
+        return self.rows(lanes)
+
+    def last_mile(self) -> list[dict[str, Any]]:
+        return self.rows(last_mile)

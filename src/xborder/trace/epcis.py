@@ -334,11 +334,12 @@ def build_events(frame: pl.DataFrame) -> BuiltEvents:
 
 def document(
     events: Sequence[Mapping[str, Any]],
-    created: datetime | None = None,
+    created: datetime,
     extra_context: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
-    """An EPCISDocument around events (their own JSON objects, in order)."""
-    when = (created or datetime.now(UTC)).astimezone(UTC)
+    """An EPCISDocument around events (their own JSON objects, in order), created at
+    ``created`` (the caller's clock: the engine never reads the wall clock)."""
+    when = created.astimezone(UTC)
     return {
         "@context": [EPCIS_CONTEXT, *[dict(c) for c in extra_context]],
         "type": "EPCISDocument",

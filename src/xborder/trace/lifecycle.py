@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from xborder.domain.errors import InvalidValue
-from xborder.domain.lifecycle import Step
+from xborder.domain.lifecycle import Step as Step  # re-exported: one enum for both layers
 from xborder.trace.vocabulary import CBV
 
 XB_VOC = "https://xborder.dev/voc/"

@@ -26,14 +26,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _NEW_PARCEL_COLUMNS = (
-    sa.Column("last_mile_id", sa.String(64), nullable=True),
-    sa.Column("destination_country", sa.String(2), nullable=True),
-    sa.Column("destination_postcode", sa.String(20), nullable=True),
-    sa.Column("promised_by", sa.Date(), nullable=True),
-    sa.Column("packed_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("departed_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("status_at", sa.DateTime(timezone=True), nullable=True),
+    ("last_mile_id", sa.String(64)),
+    ("destination_country", sa.String(2)),
+    ("destination_postcode", sa.String(20)),
+    ("promised_by", sa.Date()),
+    ("packed_at", sa.DateTime(timezone=True)),
+    ("departed_at", sa.DateTime(timezone=True)),
+    ("delivered_at", sa.DateTime(timezone=True)),
+    ("status_at", sa.DateTime(timezone=True)),
+)
+
+# a bag moves as one until it is opened at destination: the steps it takes, and when it was opened
+_NEW_BAG_COLUMNS = (
+    ("status", sa.String(20)),
+    ("status_at", sa.DateTime(timezone=True)),
+    ("opened_at", sa.DateTime(timezone=True)),
 )
 
 
@@ -41,8 +48,10 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.alter_column("orders", "status", type_=sa.String(20))
         op.alter_column("plan_assignments", "prior_status", type_=sa.String(20))
-    for column in _NEW_PARCEL_COLUMNS:
-        op.add_column("parcels", column.copy())
+    for name, kind in _NEW_PARCEL_COLUMNS:
+        op.add_column("parcels", sa.Column(name, kind, nullable=True))
+    for name, kind in _NEW_BAG_COLUMNS:
+        op.add_column("consolidations", sa.Column(name, kind, nullable=True))
     op.create_index("ix_parcels_status", "parcels", ["status"])
     op.create_index("ix_parcels_consolidation_id", "parcels", ["consolidation_id"])
 
@@ -51,5 +60,8 @@ def downgrade() -> None:
     op.drop_index("ix_parcels_consolidation_id", "parcels")
     op.drop_index("ix_parcels_status", "parcels")
     with op.batch_alter_table("parcels") as batch:
-        for column in reversed(_NEW_PARCEL_COLUMNS):
-            batch.drop_column(column.name)
+        for name, _kind in reversed(_NEW_PARCEL_COLUMNS):
+            batch.drop_column(name)
+    with op.batch_alter_table("consolidations") as batch:
+        for name, _kind in reversed(_NEW_BAG_COLUMNS):
+            batch.drop_column(name)

@@ -1,0 +1,222 @@
+"""Simulated outside parties behind the platform's ports: carriers, customs, buyers paying.
+
+Each answer is drawn from the world's own figures (a lane's transit mean and 95th percentile, its
+loss rate; a last-mile carrier's first-attempt, damage and loss rates) with a random generator
+seeded by (seed, shipment, its state, since when): the same history always gives the same next
+step, whichever day or order the simulator asks in, so a run is reproducible bit for bit.
+
+Asked "what happened up to ``until``", a party answers with the chain of steps it can take by
+then (a bag departs, arrives and is opened in one answer when the times allow), never a step
+dated after ``until``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from xborder.domain.lifecycle import ParcelStatus, Step
+from xborder.domain.money import Money
+from xborder.domain.network import Lane, LastMileCarrier
+from xborder.domain.orders import PaymentRecord
+from xborder.domain.timezones import COUNTRY_ZONE
+from xborder.domain.world import World
+from xborder.services.ports import (
+    AwaitingPayment,
+    CustomsOutcome,
+    Shipment,
+    TrackingEvent,
+)
+
+Z95 = 1.6448536269514722  # standard normal 95th percentile
+P = ParcelStatus
+
+
+def _rng(seed: int, *parts: object) -> np.random.Generator:
+    """A generator for one decision: stable across runs, processes and call orders."""
+    digest = hashlib.sha256(repr((seed, *parts)).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "big"))
+
+
+def lognormal_days(rng: np.random.Generator, mean: float, p95: float) -> float:
+    """A lognormal draw whose mean and 95th percentile are the given figures."""
+    sigma = max(math.log(max(p95, mean * 1.0001) / mean) / Z95, 1e-3)
+    mu = math.log(mean) - sigma * sigma / 2
+    return float(rng.lognormal(mu, sigma))
+
+
+def _hours(rng: np.random.Generator, low: float, high: float) -> timedelta:
+    return timedelta(hours=float(rng.uniform(low, high)))
+
+
+@dataclass
+class SimulatedCarriers:
+    """Every carrier of the world: line haul by lane, hubs, last mile by service."""
+
+    world: World
+    seed: int
+
+    def __post_init__(self) -> None:
+        self.lanes: dict[str, Lane] = {ln.id: ln for ln in self.world.lanes}
+        self.last_mile: dict[str, LastMileCarrier] = {m.id: m for m in self.world.last_mile}
+        self.hub_country = {h.id: h.country for h in self.world.hubs}
+
+    def track(self, shipments: Sequence[Shipment], until: datetime) -> list[TrackingEvent]:
+        out: list[TrackingEvent] = []
+        for s in shipments:
+            out.extend(self._bag(s, until) if s.kind == "bag" else self._parcel(s, until))
+        return out
+
+    # --- line haul: a bag departs at the lane's cut-off, arrives, is opened at the hub -------
+    def _departure(self, lane: Lane, s: Shipment) -> datetime:
+        zone = ZoneInfo(COUNTRY_ZONE.get(self.hub_country.get(lane.origin_hub, "CN"), "UTC"))
+        hour, minute = (int(x) for x in lane.cutoff.split(":"))
+        day = s.departure_date or s.since.date()
+        local = datetime.combine(day, time(hour, minute), tzinfo=zone) + timedelta(hours=3)
+        return max(local.astimezone(UTC), s.since + timedelta(hours=1))
+
+    def _bag(self, s: Shipment, until: datetime) -> list[TrackingEvent]:
+        lane = self.lanes.get(s.lane_id or "")
+        if lane is None:
+            return []
+        out: list[TrackingEvent] = []
+        status, at = s.status, s.since
+        origin_cn = self.hub_country.get(lane.origin_hub) == "CN"
+        if status == Step.CONSOLIDATED.value and origin_cn:
+            cleared = max(at + timedelta(minutes=30), self._departure(lane, s) - timedelta(hours=3))
+            status, at = Step.EXPORT_RELEASED.value, cleared  # 9610 export list cleared
+            out.append(TrackingEvent(s.subject, Step.EXPORT_RELEASED, at))
+        if status in (Step.CONSOLIDATED.value, Step.EXPORT_RELEASED.value):
+            status, at = (
+                Step.DEPARTED.value,
+                max(at + timedelta(minutes=30), self._departure(lane, s)),
+            )
+            out.append(TrackingEvent(s.subject, Step.DEPARTED, at))
+        if status == Step.DEPARTED.value:
+            rng = _rng(self.seed, s.subject, "line haul", at.isoformat())
+            days = lognormal_days(rng, lane.transit_mean_days, lane.transit_p95_days)
+            status, at = Step.ARRIVED.value, at + timedelta(days=days)
+            out.append(TrackingEvent(s.subject, Step.ARRIVED, at))
+        if status == Step.ARRIVED.value:
+            at += _hours(_rng(self.seed, s.subject, "unpack", at.isoformat()), 2, 8)
+            out.append(TrackingEvent(s.subject, Step.DECONSOLIDATED, at))
+        return [e for e in out if e.at <= until]
+
+    # --- at the hub and in the last mile ------------------------------------------------------
+    def _parcel(self, s: Shipment, until: datetime) -> list[TrackingEvent]:
+        rng = _rng(self.seed, s.subject, s.status, s.since.isoformat())
+        lane = self.lanes.get(s.lane_id or "")
+        if s.status == P.ARRIVED.value:  # a parcel found missing when its bag is opened
+            lost = lane is not None and rng.random() < lane.loss_rate
+            event = TrackingEvent(s.subject, Step.LOST, s.since + timedelta(minutes=5))
+            return [event] if lost and event.at <= until else []
+        carrier = self.last_mile.get(s.last_mile_id or "")
+        if carrier is None:
+            return []
+        out: list[TrackingEvent] = []
+        status, at = s.status, s.since
+        if status in (P.PACKED.value, P.IMPORT_CLEARED.value, P.DELIVERY_ATTEMPTED.value):
+            wait = (6, 20) if status != P.DELIVERY_ATTEMPTED.value else (16, 30)
+            status, at = P.OUT_FOR_DELIVERY.value, at + _hours(rng, *wait)
+            out.append(TrackingEvent(s.subject, Step.OUT_FOR_DELIVERY, at))
+            rng = _rng(self.seed, s.subject, status, at.isoformat())
+        if status == P.OUT_FOR_DELIVERY.value:
+            days = lognormal_days(rng, carrier.transit_mean_days, carrier.transit_p95_days)
+            done = at + timedelta(days=days)
+            draw = rng.random()
+            lost = carrier.loss_rate
+            damaged = lost + carrier.damage_rate + (lane.damage_rate if lane else 0.0)
+            if draw < lost:
+                out.append(TrackingEvent(s.subject, Step.LOST, done))
+            elif draw < damaged:
+                out.append(TrackingEvent(s.subject, Step.DAMAGED, done))
+                out.append(TrackingEvent(s.subject, Step.DELIVERED, done + timedelta(minutes=2)))
+            elif rng.random() > carrier.first_attempt_rate and s.status != P.DELIVERY_ATTEMPTED:
+                out.append(TrackingEvent(s.subject, Step.DELIVERY_ATTEMPT, done))
+            else:
+                out.append(TrackingEvent(s.subject, Step.DELIVERED, done))
+        if status == P.DAMAGED.value:
+            out.append(TrackingEvent(s.subject, Step.DELIVERED, at + timedelta(minutes=2)))
+        return [e for e in out if e.at <= until]
+
+
+@dataclass
+class SimulatedCustoms:
+    """Import customs of every market: most parcels released within hours, a few held for
+    review, inspected or refused (``hold``, ``inspect``, ``reject`` shares of parcels)."""
+
+    seed: int
+    hold: float = 0.02
+    inspect: float = 0.03
+    reject: float = 0.002
+
+    def _fate(self, subject: str) -> str:
+        draw = _rng(self.seed, subject, "customs").random()
+        for fate, below in (("reject", self.reject), ("hold", self.reject + self.hold),
+                            ("inspect", self.reject + self.hold + self.inspect)):  # fmt: skip
+            if draw < below:
+                return fate
+        return "release"
+
+    def decide(self, shipments: Sequence[Shipment], until: datetime) -> list[CustomsOutcome]:
+        out: list[CustomsOutcome] = []
+        for s in shipments:
+            fate = self._fate(s.subject)
+            rng = _rng(self.seed, s.subject, s.status, s.since.isoformat())
+            if s.status == P.ARRIVED.value:
+                at = s.since + _hours(rng, 2, 30)
+                first = {
+                    "release": CustomsOutcome(s.subject, Step.IMPORT_RELEASED, at,
+                                              ("120", "399", "800")),
+                    "hold": CustomsOutcome(s.subject, Step.IMPORT_HELD, at, ("120", "300")),
+                    "inspect": CustomsOutcome(s.subject, Step.IMPORT_INSPECTED, at,
+                                              ("120", "500")),
+                    "reject": CustomsOutcome(s.subject, Step.IMPORT_REJECTED, at, ("120", "100")),
+                }[fate]  # fmt: skip
+                outcome: CustomsOutcome | None = first
+            elif s.status == P.IMPORT_HELD.value and fate == "reject":
+                outcome = CustomsOutcome(s.subject, Step.RETURNED, s.since + timedelta(days=5))
+            elif s.status == P.IMPORT_HELD.value:
+                codes = ("399", "800") if fate == "hold" else ("800",)
+                at = s.since + _hours(rng, 20, 72)
+                outcome = CustomsOutcome(s.subject, Step.IMPORT_RELEASED, at, codes)
+            else:
+                outcome = None
+            if outcome is not None and outcome.at <= until:
+                out.append(outcome)
+        return out
+
+
+@dataclass
+class SimulatedBuyers:
+    """Buyers paying through the world's payment provider: ``share`` of them pay the order in
+    full within half an hour of placing it; the others never do (their orders expire)."""
+
+    seed: int
+    provider: str
+    share: float = 0.9
+
+    def collect(self, orders: Sequence[AwaitingPayment], until: datetime) -> list[PaymentRecord]:
+        out: list[PaymentRecord] = []
+        for o in orders:
+            rng = _rng(self.seed, "pay", o.order_id)
+            if rng.random() >= self.share or o.amount_minor <= 0:
+                continue
+            at = o.placed_at + timedelta(minutes=float(rng.uniform(1, 30)))
+            if at > until:
+                continue
+            amount: Decimal = Money.from_minor(o.amount_minor, o.currency).amount
+            out.append(PaymentRecord(
+                channel=o.channel, external_id=o.external_id, provider=self.provider,
+                transaction_id=f"sim-{o.order_id}", payer_name=o.buyer_name,
+                payer_id_number=o.buyer_id_number,
+                amount=amount, currency=o.currency, paid_at=at,
+            ))  # fmt: skip
+        return out
