@@ -33,25 +33,43 @@ GOOD = {
 }  # fmt: skip
 
 
-def test_demo_runs_a_day_and_prints_a_summary(store: Path) -> None:
-    result = runner.invoke(app, ["demo", "--orders", "300", "--seed", "3", "--json"])
+def test_demo_follows_a_day_of_orders_to_now_and_reads_at_80_columns(store: Path) -> None:
+    result = runner.invoke(app, ["demo", "--orders", "150", "--seed", "3", "--json"])
     assert result.exit_code == 0, result.output
-    sections = {s["title"]: s for s in json.loads(result.output)}
-    captured = sections["Orders captured"]["summary"]
-    assert captured["created"] == 300 and captured["rejected"] == 0
-    destinations = {row["destination"] for row in sections["Orders captured"]["table"]}
-    assert {"DE", "US", "CN"} <= destinations
-    trip = sections["Line haul, customs release and last mile"]["summary"]
-    finished = trip["parcels_delivered"] + trip["parcels_lost"]
-    assert trip["ledger_verified"] and trip["parcels_delivered"] > 0 and finished <= 300
-    settled = sections["Settlement (ledger statements)"]["summary"]
-    assert isinstance(settled["delivered_settled"], int) and settled["delivered_settled"] > 0
-    again = runner.invoke(app, ["demo", "--orders", "300", "--seed", "3", "--json"])
-    repeat = {s["title"]: s for s in json.loads(again.output)}
-    assert repeat["Orders captured"]["summary"]["created"] == 0
-    assert repeat["Orders captured"]["summary"]["already_stored"] == 300
-    assert repeat["Line haul, customs release and last mile"]["summary"]["events_captured"] == 0
-    assert repeat["Traceability ledger"]["summary"]["verified"]
+    sections = {s["title"]: s["summary"] for s in json.loads(result.output)}
+    orders = sections["Orders"]
+    assert orders["captured"] == 150 and orders["rejected"] == 0
+    assert orders["delivered"] > 0 and orders["delivered"] <= orders["shipped"]
+    assert sections["Trace ledger"]["verified"] is True
+    assert sections["Money (settlement ledger)"]["deliveries_released"] == orders["delivered"]
+    again = runner.invoke(app, ["demo", "--orders", "150", "--seed", "3", "--json"])
+    repeat = {s["title"]: s["summary"] for s in json.loads(again.output)}
+    assert repeat["Orders"]["captured"] == 0 and repeat["Orders"]["already_stored"] == 150
+    assert repeat["Trace ledger"]["events_written"] == 0 and repeat["Trace ledger"]["verified"]
+
+    # from an order to its parcel, declaration, escrow and timeline, legible at 80 columns
+    listed = json.loads(runner.invoke(app, ["orders", "list", "--status", "delivered",
+                                            "--json"]).output)  # fmt: skip
+    order_id = listed[0]["id"]
+    shown = runner.invoke(app, ["orders", "show", str(order_id)])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "https://" not in shown.output and "_minor" not in shown.output
+    for word in ("delivered", "Parcel", "XB", "Timeline", "Delivered", "Order placed"):
+        assert word in shown.output, word
+    full = json.loads(runner.invoke(app, ["orders", "show", str(order_id), "--json"]).output)
+    parcel = full["parcels"][0]
+    assert parcel["status"] == "delivered" and parcel["destination_postcode"]
+    tracked = runner.invoke(app, ["trace", "show", parcel["tracking_no"], "--postcode",
+                                  parcel["destination_postcode"]])  # fmt: skip
+    assert tracked.exit_code == 0 and "Delivered" in tracked.output
+
+    # the lifecycle refuses what cannot happen, and names the reason
+    refused = runner.invoke(app, ["parcels", "record", "departed", parcel["tracking_no"]])
+    assert refused.exit_code == 1 and "not allowed when delivered" in refused.output
+    assert runner.invoke(app, ["orders", "list", "--status", "bogus"]).exit_code == 2
+    assert runner.invoke(app, ["orders", "cancel", str(order_id)]).exit_code == 1
 
 
 def test_init_world_show_and_orders_list(store: Path) -> None:

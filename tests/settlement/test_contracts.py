@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import polars as pl
@@ -10,8 +11,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from xborder.domain.errors import InvalidValue
+from xborder.domain.money import FxRate, FxTable, Money
 from xborder.domain.network import Lane, LastMileCarrier, Warehouse
-from xborder.settlement.contracts import rate_card_charges
+from xborder.domain.values import Dimensions
+from xborder.settlement.contracts import (
+    STORED_CARD_SCHEMA,
+    chargeable_weight,
+    price_legs,
+    rate_card_charges,
+    rate_cards,
+    stored_rate_cards,
+    to_order_currency,
+)
 
 rates = st.decimals(min_value=0, max_value=500, places=3)
 
@@ -72,3 +83,58 @@ def test_unknown_partner_and_bad_weight_are_named() -> None:
     assert weight.value.field == "order 7.grams"
     with pytest.raises(InvalidValue):
         rate_card_charges(legs.with_columns(pl.lit("ship").alias("role")), [], [], [])
+
+
+@given(st.integers(1, 40_000), st.integers(1, 20_000_000), st.sampled_from([0, 5000, 6000]),
+       rates, rates, rates)  # fmt: skip
+def test_chargeable_weight_prices_exactly_as_the_lane(
+    gross_g: int, volume_dcm3: int, divisor: int, per_kg: Decimal, per_parcel: Decimal,
+    minimum: Decimal,
+) -> None:  # fmt: skip
+    """The greater of gross and volumetric weight, as an exact fraction: what ``Lane.freight``
+    charges for the parcel's size, to the minor unit."""
+    ln = lane(per_kg, per_parcel, minimum).model_copy(update={"volumetric_divisor": divisor})
+    num, den = chargeable_weight(pl.lit(gross_g), pl.lit(volume_dcm3), pl.lit(divisor))
+    grams, grams_den = pl.select(num.alias("num"), den.alias("den")).row(0)
+    dims = Dimensions(Decimal(volume_dcm3) / 10, Decimal(1), Decimal(1))
+    assert Decimal(grams) / grams_den == ln.chargeable_kg(Decimal(gross_g) / 1000, dims) * 1000
+    legs = pl.DataFrame({"order_id": [1], "role": ["lane"], "ref": ["l1"], "grams": [grams],
+                         "grams_den": [grams_den]})  # fmt: skip
+    priced = price_legs(legs, rate_cards([ln], [], []))["partner_amount"].item()
+    assert priced == ln.freight(Decimal(gross_g) / 1000, dims).minor
+
+
+def test_stored_cards_price_as_the_world_cards() -> None:
+    ln, lm = (
+        lane(Decimal("52.00"), Decimal("65.00"), Decimal("100.00")),
+        carrier(Decimal("4.10"), Decimal("0.25")),
+    )
+    stored = pl.DataFrame(
+        [("lane", "l1", "lp-x", "CNY", 5200, 6500, 10000, 6000),
+         ("warehouse", "w1", "wh-z", "CNY", 0, 235, 0, 0),
+         ("last_mile", "m1", "lm-y", "EUR", 25, 410, 0, 0)],
+        schema=STORED_CARD_SCHEMA, orient="row",
+    )  # fmt: skip
+    assert stored_rate_cards(stored).equals(rate_cards([ln], [WAREHOUSE], [lm]))
+
+
+def test_conversion_to_the_order_currency_is_the_dated_fx_rate_rounded_once() -> None:
+    fx = FxTable.of([
+        FxRate(date(2026, 1, 5), "EUR", "CNY", Decimal("8.2000")),
+        FxRate(date(2026, 11, 23), "EUR", "CNY", Decimal("8.2180")),
+        FxRate(date(2026, 11, 23), "JPY", "CNY", Decimal("0.046200")),
+    ])  # fmt: skip
+    charges = pl.DataFrame({
+        "partner_amount": [450, 450, 15860, 35000, 410],
+        "partner_currency": ["CNY", "CNY", "CNY", "JPY", "EUR"],
+        "currency": ["EUR", "EUR", "EUR", "EUR", "EUR"],
+        "on": [date(2026, 11, 1), date(2026, 11, 25), date(2026, 11, 25), date(2026, 11, 25),
+               date(2026, 11, 25)],
+    })  # fmt: skip
+    got = to_order_currency(charges, fx)["amount"].to_list()
+    expected = [
+        Money(fx.convert(Money.from_minor(a, pc), oc, on).amount, oc).minor if pc != oc else a
+        for a, pc, oc, on in charges.rows()
+    ]
+    # 4.50 CNY at 8.20 and at 8.218; 35,000 JPY (no minor unit) through CNY: 196.76 EUR
+    assert got == expected == [55, 55, 1930, 19676, 410]

@@ -58,7 +58,12 @@ from xborder.services.trace import Verify, history_rows, verify
 from xborder.simulation.order_generator import generate_orders
 from xborder.store.engine import make_engine
 from xborder.store.schema import inventory, orders
-from xborder.store.schema_planning import consolidations, inventory_reservations, plan_assignments
+from xborder.store.schema_planning import (
+    consolidations,
+    inventory_reservations,
+    plan_assignments,
+)
+from xborder.store.schema_planning import parcels as parcel_table
 from xborder.store.schema_settlement import ledger_accounts, ledger_balances, ledger_transfers
 from xborder.store.tables import metadata
 from xborder.store.uow import UnitOfWork
@@ -69,9 +74,15 @@ O = OrderStatus  # noqa: E741
 REFUSALS = (Conflict, InvalidValue)  # InvalidTransition is a Conflict
 CANCELLABLE = {O.CAPTURED, O.PAID, O.PLANNED, O.CANCELLED}
 BAGGABLE = {ParcelStatus.PACKED, ParcelStatus.EXPORT_CLEARED}
+import os
+from hypothesis import Phase
+
+DEV_PHASES = (
+    [Phase.explicit, Phase.reuse, Phase.generate] if os.environ.get("NOSHRINK") else list(Phase)
+)
 POOL = 40  # orders generated per capture, a few of which are placed
 SETTINGS = settings(
-    max_examples=15, stateful_step_count=25, deadline=None,
+    max_examples=15, stateful_step_count=25, deadline=None, phases=DEV_PHASES,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )  # fmt: skip
 
@@ -126,6 +137,9 @@ def read_view(uow: UnitOfWork) -> View:
     with uow:
         frame = uow.parcels.with_status([s.value for s in ParcelStatus])
         parcels = {str(p["id"]): p for p in frame.iter_rows(named=True)}
+        departs = uow.connection.execute(select(parcel_table.c.id, parcel_table.c.departure_date))
+        for pid, day in departs:
+            parcels[str(pid)]["departure_date"] = day
         c = consolidations.c
         bags = {
             str(r.id): {"sscc": r.sscc, "status": r.status, "status_at": _utc(r.status_at),

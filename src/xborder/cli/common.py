@@ -15,8 +15,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:  # imported when used: ``xborder --help`` loads no database driver
-    from sqlalchemy import Engine
-
     from xborder.bootstrap import Platform
 
 console = Console()
@@ -30,11 +28,6 @@ def platform() -> Platform:
     from xborder.bootstrap import bootstrap
 
     return bootstrap()
-
-
-def engine() -> Engine:
-    """Transitional: commands not yet moved to ``platform()``."""
-    return platform().engine
 
 
 def _default(value: Any) -> Any:

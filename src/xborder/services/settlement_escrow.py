@@ -63,9 +63,7 @@ def order_transfers(uow: UnitOfWork, query: OrderTransfers) -> pl.DataFrame:
 
 
 def state(uow: UnitOfWork, order_ids: Sequence[int]) -> pl.DataFrame:
-    steps = uow.ledger.escrow_steps(list(order_ids)).filter(
-        pl.col("step").is_in(list(STEP_STATE))
-    )
+    steps = uow.ledger.escrow_steps(list(order_ids)).filter(pl.col("step").is_in(list(STEP_STATE)))
     wide = steps.with_columns(pl.col("step").replace_strict(STEP_STATE).alias("state")).pivot(
         on="state", index="order_id", values="amount", aggregate_function="sum"
     )
@@ -157,9 +155,12 @@ def remit(uow: UnitOfWork, orders: pl.DataFrame) -> Posted:
     return post(uow, escrow.remit_tax(frame, pl.col("at")))
 
 
-def deliver(uow: UnitOfWork, terms: EscrowTerms, deliveries: pl.DataFrame) -> Posted:
+def deliver(
+    uow: UnitOfWork, terms: EscrowTerms, deliveries: pl.DataFrame, skip_unpaid: bool = False
+) -> Posted:
     """Reserve the seller's release and the fee, dated at the delivery (``deliveries``:
-    order_id, delivered_at); every order must have something captured in escrow."""
+    order_id, delivered_at). An order with nothing captured in escrow is refused, or with
+    ``skip_unpaid`` left alone (it has nothing to release)."""
     ids = deliveries.get_column("order_id").to_list()
     frame = (
         orders_money(uow, ids)
@@ -167,7 +168,9 @@ def deliver(uow: UnitOfWork, terms: EscrowTerms, deliveries: pl.DataFrame) -> Po
         .join(deliveries.select("order_id", "delivered_at"), on="order_id")
     )
     uncaptured = frame.filter(pl.col("captured") == 0)
-    if uncaptured.height:
+    if skip_unpaid:
+        frame = frame.filter(pl.col("captured") > 0)
+    elif uncaptured.height:
         raise InvalidValue(f"order {uncaptured['order_id'][0]}", "has nothing in escrow to release")
     return post(uow, escrow.deliver(
         frame.filter(pl.col("release") == 0).select(
@@ -198,8 +201,12 @@ def confirm_due(uow: UnitOfWork, terms: EscrowTerms, now: datetime) -> Posted:
     """Confirm every delivery reserved at least the terms' N days before ``now``."""
     due = uow.ledger.open_pendings(
         ("escrow.release", "escrow.fee"), now - timedelta(days=terms.auto_confirm_days)
-    )
-    return confirm(uow, due.get_column("order_id").unique().to_list(), now, auto=True)
+    )  # the open reservations themselves: no need to rebuild the orders' escrow state
+    step = pl.col("id").str.split_exact(":", 1).struct.field("field_1")
+    frame = due.group_by("order_id").agg(
+        (step == "release").any().alias("has_release"), (step == "fee").any().alias("has_fee")
+    ).sort("order_id")  # fmt: skip
+    return post(uow, escrow.confirm(frame, now, auto=True))
 
 
 def refund(uow: UnitOfWork, terms: EscrowTerms, dated: pl.DataFrame, reason: str) -> Posted:

@@ -35,16 +35,10 @@ import polars as pl
 from xborder.domain.money import FxRate, FxTable
 from xborder.domain.world import World
 from xborder.services.settlement_claims import compensate_traced, declared, pay
-from xborder.services.settlement_escrow import (
-    capture,
-    confirm_due,
-    deliver,
-    penalize,
-    state,
-)
+from xborder.services.settlement_escrow import capture, confirm_due, deliver, penalize
 from xborder.services.settlement_posting import Posted, facts
 from xborder.settlement.contracts import (
-    chargeable_grams,
+    chargeable_weight,
     price_legs,
     rate_cards,
     stored_rate_cards,
@@ -107,11 +101,8 @@ def settle_lifecycle(uow: UnitOfWork, command: SettleLifecycle) -> LifecycleSett
                 done.append(pay(uow, terms, _charges(legs, role, cards, now), fx))
 
         deliveries = repo.unsettled_deliveries().with_columns(_until(now, "delivered_at"))
-        held = state(uow, deliveries.get_column("order_id").to_list())
-        in_escrow = deliveries.join(held.filter(pl.col("captured") > 0).select("order_id"),
-                                    on="order_id")  # fmt: skip
-        if in_escrow.height:
-            done.append(deliver(uow, terms, in_escrow.select("order_id", "delivered_at")))
+        if deliveries.height:  # only paid orders have something in escrow to release
+            done.append(deliver(uow, terms, deliveries, skip_unpaid=True))
         done.append(penalize(uow, command.sla, deliveries.select(
             "order_id", "seller", "currency", "promised_by", "delivered_at",
             pl.coalesce("lane_carrier", "last_mile_carrier").alias("responsible"),
@@ -155,13 +146,13 @@ def _contracts(
 def _charges(legs: pl.DataFrame, role: str, cards: pl.DataFrame, now: datetime) -> pl.DataFrame:
     """Price one role's legs: the lane on the chargeable weight, the others on gross weight."""
     divisor = cards.filter(pl.col("role") == role).select(pl.col("ref"), "divisor")
+    grams, grams_den = chargeable_weight(
+        pl.col("gross_grams"), pl.col("volume_dcm3"), pl.col("divisor").fill_null(0)
+    )
     frame = legs.join(divisor, on="ref", how="left").with_columns(
-        pl.lit(role).alias("role"),
-        chargeable_grams(pl.col("gross_grams"), pl.col("volume_dcm3"),
-                         pl.col("divisor").fill_null(0)).alias("grams"),
+        pl.lit(role).alias("role"), grams.alias("grams"), grams_den.alias("grams_den"),
         _until(now, "at"),
     )  # fmt: skip
-    priced = price_legs(
-        frame.select("order_id", "role", "ref", "grams", "seller", "currency", "at"), cards
-    )
+    priced = price_legs(frame.select("order_id", "role", "ref", "grams", "grams_den", "seller",
+                                     "currency", "at"), cards)  # fmt: skip
     return priced.with_columns(pl.col("at").dt.date().alias("on"))

@@ -78,24 +78,27 @@ def stored_rate_cards(stored: pl.DataFrame) -> pl.DataFrame:
     ).cast(CARD_SCHEMA)  # type: ignore[arg-type]  # fmt: skip
 
 
-def chargeable_grams(gross_grams: pl.Expr, volume_dcm3: pl.Expr, divisor: pl.Expr) -> pl.Expr:
-    """Carriers bill the greater of actual and volumetric weight (volume / divisor, in kg).
-
-    ``volume_dcm3``: the volume in tenths of a cm3 (the store keeps one decimal); the volumetric
-    grams are rounded up to the next whole gram (far below any rate's precision)."""
-    volumetric = (volume_dcm3 * 100 + divisor - 1) // divisor
-    return (
-        pl.when(divisor > 0)
-        .then(pl.max_horizontal(gross_grams, volumetric))
-        .otherwise(gross_grams)
-        .cast(pl.Int64)
-    )
+def chargeable_weight(
+    gross_grams: pl.Expr, volume_dcm3: pl.Expr, divisor: pl.Expr
+) -> tuple[pl.Expr, pl.Expr]:
+    """Carriers bill the greater of actual and volumetric weight (volume / divisor, in kg), as
+    an exact fraction of grams: (numerator, denominator) for the legs' ``grams`` and
+    ``grams_den``. ``volume_dcm3``: the volume in tenths of a cm3 (the store keeps one decimal),
+    so the volumetric weight is ``volume_dcm3 * 100 / divisor`` grams."""
+    volumetric = divisor > 0
+    numerator = pl.when(volumetric).then(
+        pl.max_horizontal(gross_grams * divisor, volume_dcm3 * 100)
+    ).otherwise(gross_grams)  # fmt: skip
+    return numerator.cast(pl.Int64), pl.when(volumetric).then(divisor).otherwise(1).cast(pl.Int64)
 
 
 def price_legs(legs: pl.DataFrame, cards: pl.DataFrame) -> pl.DataFrame:
     """``legs``: order_id, role (lane | warehouse | last_mile), ref (the lane, warehouse or
-    carrier id), grams (chargeable weight); other columns are kept. Adds partner, partner_currency,
-    partner_amount (minor units of the contract currency)."""
+    carrier id), grams (chargeable weight; with an optional ``grams_den`` it is the exact fraction
+    grams / grams_den); other columns are kept. Adds partner, partner_currency, partner_amount
+    (minor units of the contract currency), computed in 128-bit integers and rounded once."""
+    if "grams_den" not in legs.columns:
+        legs = legs.with_columns(pl.lit(1, pl.Int64).alias("grams_den"))
     bad_role = legs.filter(~pl.col("role").is_in(ROLES))
     if bad_role.height:
         raise InvalidValue("role", f"must be one of {ROLES}", bad_role["role"][0])
@@ -108,16 +111,19 @@ def price_legs(legs: pl.DataFrame, cards: pl.DataFrame) -> pl.DataFrame:
     if unknown.height:
         raise InvalidValue(f"order {unknown['order_id'][0]}.ref",
                            f"no {unknown['role'][0]} with this id", unknown["ref"][0])  # fmt: skip
-    # numerator in (millionths of a minor unit) x (grams): per_kg * g + (per_parcel * 1000)
+    # in (millionths of a minor unit) x (grams) x den: per_kg * g + per_parcel * 1000 * den
+    wide = pl.Int128
+    den = pl.col("grams_den").cast(wide)
     numerator = pl.max_horizontal(
-        pl.col("per_kg") * pl.col("grams") + pl.col("per_parcel") * 1000,
-        pl.col("minimum") * 1000,
+        pl.col("per_kg").cast(wide) * pl.col("grams") + pl.col("per_parcel") * 1000 * den,
+        pl.col("minimum").cast(wide) * 1000 * den,
     )
-    denominator = MICRO * 1000
+    denominator = den * (MICRO * 1000)
     return priced.with_columns(
         pl.col("order_id").cast(pl.Int64),
-        ((numerator * 2 + denominator) // (2 * denominator)).alias("partner_amount"),
-    ).drop("per_kg", "per_parcel", "minimum")
+        ((numerator * 2 + denominator) // (2 * denominator)).cast(pl.Int64)
+        .alias("partner_amount"),
+    ).drop("per_kg", "per_parcel", "minimum", "grams_den")  # fmt: skip
 
 
 def rate_card_charges(

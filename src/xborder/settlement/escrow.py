@@ -198,7 +198,8 @@ def partner_payments(charges: pl.DataFrame, terms: EscrowTerms, at: When) -> pl.
     ``charges``: order_id, seller, partner, role (lane/warehouse/last_mile), currency (the
     order's), amount (order currency, minor), partner_currency, partner_amount (minor). A charge
     in another currency goes through the platform's FX accounts: seller -> X:fx in the order's
-    currency, X:fx -> partner in the contract's, so each currency still balances."""
+    currency, X:fx -> partner in the contract's, so each currency still balances. Codes:
+    ``partner.pay.<role>`` (to the partner) and ``partner.fx.<role>`` (into the FX account)."""
     _require(charges, ("order_id", "seller", "partner", "role", "currency", "amount",
                        "partner_currency", "partner_amount"), "partner_payments")  # fmt: skip
     charges = charges.filter(pl.col("partner_amount") > 0)
@@ -214,8 +215,9 @@ def partner_payments(charges: pl.DataFrame, terms: EscrowTerms, at: When) -> pl.
         same, "x", account(pl.col("seller"), Purpose.PROCEEDS),
         account(pl.col("partner"), Purpose.RECEIVABLE), pl.col("amount"), Kind.POSTED, code,
         at))  # fmt: skip
-    into_fx = _with_ids(other, step(".fx"), transfers_for(
-        other, "x", account(pl.col("seller"), Purpose.PROCEEDS),
+    paid_in = other.filter(pl.col("amount") > 0)  # a charge worth less than a minor unit here
+    into_fx = _with_ids(paid_in, step(".fx"), transfers_for(
+        paid_in, "x", account(pl.col("seller"), Purpose.PROCEEDS),
         account(pl.lit(terms.platform), Purpose.FX), pl.col("amount"), Kind.POSTED, fx_code,
         at))  # fmt: skip
     out_fx = _with_ids(other, step(""), transfers_for(

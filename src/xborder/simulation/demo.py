@@ -92,7 +92,7 @@ def _customs(tally: Tally) -> DemoSection:
 
 def _parcels(tally: Tally, counts: dict[str, dict[str, int]]) -> DemoSection:
     reached = tally.reached
-    summary = {
+    summary: dict[str, Any] = {
         "packed": tally.packed, "bags": tally.bags,
         "departed": reached.get("departed", 0), "import_cleared": reached.get("import_cleared", 0),
         "delivered": reached.get("delivered", 0), "damaged": reached.get("damaged", 0),

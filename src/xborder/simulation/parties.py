@@ -131,11 +131,11 @@ class SimulatedCarriers:
             days = lognormal_days(rng, carrier.transit_mean_days, carrier.transit_p95_days)
             done = at + timedelta(days=days)
             draw = rng.random()
-            lost = carrier.loss_rate
-            damaged = lost + carrier.damage_rate + (lane.damage_rate if lane else 0.0)
-            if draw < lost:
+            loss_below = carrier.loss_rate
+            damage_below = loss_below + carrier.damage_rate + (lane.damage_rate if lane else 0.0)
+            if draw < loss_below:
                 out.append(TrackingEvent(s.subject, Step.LOST, done))
-            elif draw < damaged:
+            elif draw < damage_below:
                 out.append(TrackingEvent(s.subject, Step.DAMAGED, done))
                 out.append(TrackingEvent(s.subject, Step.DELIVERED, done + timedelta(minutes=2)))
             elif rng.random() > carrier.first_attempt_rate and s.status != P.DELIVERY_ATTEMPTED:
