@@ -102,8 +102,11 @@ _MISHAP = frozenset({S.LOST, S.DAMAGED})
 ALLOWED: Mapping[ParcelStatus | None, frozenset[Step]] = MappingProxyType(
     {
         None: frozenset({S.ORDER_PLACED, S.PICKED_PACKED}),
+        # import steps from packing: a parcel from a bonded or overseas warehouse in the buyer's
+        # country is cleared per order before it goes out for delivery
         P.PACKED: frozenset(
-            {S.CONSOLIDATED, S.DEPARTED, S.OUT_FOR_DELIVERY, S.RETURNED} | _EXPORT | _MISHAP
+            {S.CONSOLIDATED, S.DEPARTED, S.OUT_FOR_DELIVERY, S.RETURNED}
+            | _EXPORT | _IMPORT | _MISHAP
         ),
         P.CONSOLIDATED: frozenset({S.DEPARTED} | _EXPORT | _MISHAP),
         P.EXPORT_HELD: frozenset({S.RETURNED, S.LOST} | _EXPORT),

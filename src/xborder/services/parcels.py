@@ -34,6 +34,7 @@ from xborder.domain.lifecycle import (
 )
 from xborder.domain.orders import OrderStatus
 from xborder.domain.timezones import utc_offset
+from xborder.services.customs import declared_orders
 from xborder.services.trace import ObjectSpec, capture, register_objects
 from xborder.store.uow import UnitOfWork
 from xborder.trace.epcis import capture_frame, sscc_link
@@ -91,6 +92,7 @@ def pack_orders(uow: UnitOfWork, command: PackOrders | None = None) -> PackResul
         if not rows:
             return PackResult(0, 0)
         parties = uow.parcels.route_parties()
+        declared = declared_orders(uow, [int(r["order_id"]) for r in rows])
         parcels, specs, events = [], [], []
         for r in rows:
             oid = int(r["order_id"])
@@ -106,6 +108,7 @@ def pack_orders(uow: UnitOfWork, command: PackOrders | None = None) -> PackResul
                 "destination_country": r["consignee_country"],
                 "destination_postcode": r["consignee_postcode"], "promised_by": r["promised_by"],
                 "packed_at": at, "departed_at": None, "delivered_at": None, "status_at": at,
+                "declared": oid in declared,
             })  # fmt: skip
             takers = {r["seller_id"], r["platform_id"] or r["seller_id"], r["operator_id"],
                       r["lane_carrier"], r["last_mile_carrier"]} - {None}  # fmt: skip

@@ -32,13 +32,14 @@ P = ParcelStatus
 # warehouse when they go out for delivery in the buyer's country (no line haul).
 BAG_IN_TRANSIT = (Step.CONSOLIDATED.value, Step.EXPORT_RELEASED.value, Step.DEPARTED.value,
                   Step.ARRIVED.value)  # fmt: skip
-PARCEL_IN_TRANSIT = (P.PACKED.value, P.IMPORT_CLEARED.value, P.OUT_FOR_DELIVERY.value,
+PARCEL_IN_TRANSIT = (P.PACKED.value, P.ARRIVED.value, P.IMPORT_CLEARED.value,
+                     P.OUT_FOR_DELIVERY.value,
                      P.DELIVERY_ATTEMPTED.value, P.DAMAGED.value)  # fmt: skip
-AT_CUSTOMS = (P.ARRIVED.value, P.IMPORT_HELD.value)
+AT_CUSTOMS = (P.ARRIVED.value, P.IMPORT_HELD.value, P.PACKED.value)
 
 
-def _shipments(uow: UnitOfWork, bag_statuses: tuple[str, ...],
-               parcel_statuses: tuple[str, ...]) -> list[Shipment]:  # fmt: skip
+def _shipments(uow: UnitOfWork, bag_statuses: tuple[str, ...], parcel_statuses: tuple[str, ...],
+               at_customs: bool = False) -> list[Shipment]:  # fmt: skip
     out = [
         Shipment(b["sscc"], "bag", str(b["status"]), b["status_at"], b["lane_id"], None,
                  b["departure_date"])
@@ -52,6 +53,8 @@ def _shipments(uow: UnitOfWork, bag_statuses: tuple[str, ...],
             continue  # travels with its bag until the bag is opened
         if p["status"] == P.PACKED.value and p["lane_id"] is not None:
             continue  # waits to be bagged for its lane
+        if p["status"] == P.PACKED.value and bool(p["declared"]) != at_customs:
+            continue  # in the buyer's country: a declared parcel clears customs before delivery
         out.append(Shipment(p["tracking_no"], "parcel", str(p["status"]), p["status_at"],
                             p["lane_id"], p["last_mile_id"], None, int(p["order_id"])))  # fmt: skip
     return out
@@ -87,7 +90,8 @@ class ClearanceReport:
 def clear_customs(uow: UnitOfWork, command: ClearCustoms) -> ClearanceReport:
     """Ask customs about every parcel waiting at import; record its decisions and receipts."""
     with uow:
-        shipments = [s for s in _shipments(uow, (), AT_CUSTOMS) if s.kind == "parcel"]
+        shipments = [s for s in _shipments(uow, (), AT_CUSTOMS, at_customs=True)
+                     if s.kind == "parcel"]  # fmt: skip
         outcomes = command.customs.decide(shipments, uow.clock.now())
         by_subject = {s.subject: s for s in shipments}
         declared = declared_orders(

@@ -170,7 +170,7 @@ class SimulatedCustoms:
         for s in shipments:
             fate = self._fate(s.subject)
             rng = _rng(self.seed, s.subject, s.status, s.since.isoformat())
-            if s.status == P.ARRIVED.value:
+            if s.status in (P.ARRIVED.value, P.PACKED.value):  # at the border, or the bonded zone
                 at = s.since + _hours(rng, 2, 30)
                 first = {
                     "release": CustomsOutcome(s.subject, Step.IMPORT_RELEASED, at,

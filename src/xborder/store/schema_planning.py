@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -111,6 +112,7 @@ parcels = Table(
     Column("departed_at", DateTime(timezone=True)),
     Column("delivered_at", DateTime(timezone=True)),
     Column("status_at", DateTime(timezone=True)),
+    Column("declared", Boolean),  # its order has a customs declaration: it clears import
 )
 Index("ix_parcels_lane_departure", parcels.c.lane_id, parcels.c.departure_date)
 Index("ix_parcels_status", parcels.c.status)

@@ -34,6 +34,7 @@ _NEW_PARCEL_COLUMNS = (
     ("departed_at", sa.DateTime(timezone=True)),
     ("delivered_at", sa.DateTime(timezone=True)),
     ("status_at", sa.DateTime(timezone=True)),
+    ("declared", sa.Boolean()),
 )
 
 # a bag moves as one until it is opened at destination: the steps it takes, and when it was opened
