@@ -29,7 +29,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from xborder.services.settlement import post_frame
+from xborder.services.settlement import PostFrame, post_frame
 from xborder.settlement.game import Game
 from xborder.settlement.ledger import CODED_SCHEMA, TRANSFER_COLUMNS
 from xborder.settlement.shapley import shapley_exact
@@ -83,7 +83,7 @@ def ours(url: str, batches: list[pl.DataFrame]) -> tuple[float, float, int]:
     start, cpu = time.perf_counter(), time.process_time()
     for frame in batches:
         with UnitOfWork(engine) as uow:
-            posted += post_frame(uow, frame).posted
+            posted += post_frame(uow, PostFrame(frame)).posted
             uow.commit()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     engine.dispose()
@@ -97,7 +97,7 @@ def retry(url: str, batches: list[pl.DataFrame]) -> tuple[float, int]:
     posted = 0
     for frame in batches:
         with UnitOfWork(engine) as uow:
-            posted += post_frame(uow, frame).posted
+            posted += post_frame(uow, PostFrame(frame)).posted
             uow.commit()
     elapsed = time.perf_counter() - start
     engine.dispose()

@@ -1,6 +1,6 @@
 """A small store with the lifecycle facts money follows, built for the settlement tests.
 
-Seven orders of the demo world's Shenzhen gadget seller to Berlin (DDP, 28.38 EUR due each),
+Eight orders of the demo world's Shenzhen gadget seller to Berlin (DDP, 28.38 EUR due each),
 captured and paid through the use cases; their parcels are written straight into the parcels
 table (the lifecycle use cases that normally write them are another area's, tested there).
 
@@ -11,8 +11,9 @@ table (the lifecycle use cases that normally write them are another area's, test
 | C     | no   | delivered 12-02 (on time)              | paid 12-09                         |
 | D     | yes  | lost 11-28 in the lane carrier's hands |                                    |
 | E     | yes  | not packed                             |                                    |
-| F     | yes  | packed only                            |                                    |
+| F     | yes  | packed only                            | returned 12-08                     |
 | G     | no   | departed                               | delivered 12-06 (late)             |
+| H     | yes  | cancelled before packing               |                                    |
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from xborder.services.capture import capture_order
 from xborder.services.payments import record_payment
 from xborder.services.settlement import EscrowTerms, SlaTerms
 from xborder.services.world import LoadWorld, load_world
+from xborder.store.schema import orders
 from xborder.store.schema_customs import customs_declarations
 from xborder.store.schema_planning import parcels
 from xborder.store.uow import UnitOfWork
@@ -50,7 +52,7 @@ WAREHOUSE, OPERATOR = "wh-sz-dom", "wo-longhua"
 LAST_MILE, LAST_MILE_CARRIER = "lm-de-dhl", "lmc-dhl-paket"
 GROSS_KG, DIMS_CM = Decimal("1.2"), (Decimal(30), Decimal(20), Decimal(15))  # 1.8 kg volumetric
 PAID, GOODS = 2838, 2448  # minor units (EUR cents)
-NAMES = "ABCDEFG"
+NAMES = "ABCDEFGH"
 
 
 def _sscc(serial: int) -> str:
@@ -116,7 +118,7 @@ def build(engine: Engine, world: World) -> Store:
         for name in NAMES:
             store.ids[name] = capture_order(uow, make_order(f"LC-{name}")).order_id
         uow.commit()
-    for name in "ABDEF":
+    for name in "ABDEFH":
         _pay(store, name, T0)
     store.clock.set(PHASE1)
     ids = store.ids
@@ -131,6 +133,9 @@ def build(engine: Engine, world: World) -> Store:
     ]
     with store.uow() as uow:  # straight into the tables: another area's use cases write them
         uow.connection.execute(parcels.insert(), rows)
+        uow.connection.execute(
+            orders.update().where(orders.c.id == ids["H"]).values(status="cancelled")
+        )
         uow.connection.execute(customs_declarations.insert(), [
             _declaration(ids["A"], "released", date(2026, 11, 27)),
             _declaration(ids["B"], "declared", None),
@@ -161,7 +166,8 @@ def _trace_loss(store: Store) -> None:
 
 
 def advance(store: Store) -> None:
-    """Phase 2: B and G delivered, B's tax released, C paid; the clock at 2026-12-10 12:00."""
+    """Phase 2: B and G delivered, B's tax released, C paid, F returned; the clock at
+    2026-12-10 12:00."""
     ids = store.ids
     store.clock.set(PHASE2 - timedelta(hours=1))
     _pay(store, "C", day(9, 12))
@@ -171,6 +177,10 @@ def advance(store: Store) -> None:
                 parcels.update().where(parcels.c.order_id == ids[name])
                 .values(status="delivered", delivered_at=at, status_at=at)
             )  # fmt: skip
+        uow.connection.execute(
+            parcels.update().where(parcels.c.order_id == ids["F"])
+            .values(status="returned", status_at=day(8, 12))
+        )  # fmt: skip
         uow.connection.execute(
             customs_declarations.update().where(customs_declarations.c.order_id == ids["B"])
             .values(status="released", released_on=date(2026, 12, 5))

@@ -107,7 +107,8 @@ def test_lifecycle_statement_balances_and_escrow_read_at_80_columns(settled: Sto
     assert first.exit_code == 0, first.output
     out = json.loads(first.stdout)
     assert out["settled"] == out["totals"] and out["settled"]["linehaul_paid"] == 5
-    again = runner.invoke(app, ["settle", "lifecycle", "--platform", PROVIDER])
+    # no --platform: the party already holding escrow (not the first provider by id)
+    again = runner.invoke(app, ["settle", "lifecycle"])
     assert again.exit_code == 0, again.output
     assert "0 transfers posted." in again.stdout
     _legible(again.stdout)

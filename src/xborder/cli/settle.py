@@ -9,6 +9,7 @@ imported inside the commands, so ``xborder --help`` stays fast.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -31,8 +32,8 @@ escrow_app = typer.Typer(help="The escrow lifecycle of orders.", no_args_is_help
 app.add_typer(escrow_app, name="escrow")
 
 T = TypeVar("T")
-PLATFORM = typer.Option(None, "--platform", help="Escrow holder (default: the world's first "
-                        "payment provider).")  # fmt: skip
+PLATFORM = typer.Option(None, "--platform", help="Escrow holder (default: the one holding "
+                        "escrow already, else the first payment provider).")  # fmt: skip
 FEE = typer.Option("0.05", "--fee-rate", help="Platform fee on the goods value.")
 AT = typer.Option(None, "--at", help="When (ISO date or time, UTC; default: now).")
 VERBOSE = typer.Option(False, "--verbose", "-v", help="Show transfer ids and counterparties.")
@@ -103,6 +104,12 @@ def _amount(transfer: dict[str, Any], signed: bool = False) -> str:
     return f"{text} (reserved)" if transfer["kind"] == "pending" else text
 
 
+def _texts(record: Any) -> dict[str, Any]:
+    """A result dataclass as JSON-ready fields, money as its text ("12.30 EUR")."""
+    values = {f.name: getattr(record, f.name) for f in fields(record)}
+    return {k: str(v) if isinstance(v, Money) else v for k, v in values.items()}
+
+
 def _report(result: PostResult, as_json: bool, what: str) -> None:
     if as_json:
         emit_json({"posted": result.posted, "already_posted": len(result.existing)})
@@ -127,17 +134,10 @@ def statement(
     start, end = _day(since, "--from"), _day(until, "--to")
     st = _run(lambda uow: svc.statement(uow, svc.StatementQuery(party, start, end, entries)))
     if as_json:
-        emit_json({
-            "party": party, "from": since, "to": until,
-            "accounts": [{"account": s.account, "opening": str(s.opening), "debits": str(s.debits),
-                          "credits": str(s.credits), "closing": str(s.closing),
-                          "pending_out": str(s.pending_out), "pending_in": str(s.pending_in),
-                          "transfers": s.transfers} for s in st.lines],
-            "movements": [{"account": m.account, "code": m.code, "what": m.what,
-                           "transfers": m.transfers, "amount": str(m.amount)}
-                          for m in st.movements],
-            "entries": st.entries.to_dicts() if st.entries.height else [],
-        })  # fmt: skip
+        emit_json({"party": party, "from": since, "to": until,
+                   "accounts": [_texts(s) for s in st.lines],
+                   "movements": [_texts(m) for m in st.movements],
+                   "entries": st.entries.to_dicts() if st.entries.height else []})  # fmt: skip
         return
     if not st.lines:
         console.print(f"No accounts for party {party!r}.")
@@ -250,33 +250,7 @@ def shapley_(
     from xborder.services import settlement as svc
 
     try:
-        game = svc.Game.load(game_file)
-        result = svc.shapley(game, samples, seed)
-        out: dict[str, Any] = {"shapley": result.as_dict(), "exact": result.exact,
-                               "grand_coalition": game.grand}  # fmt: skip
-        if result.half_width is not None:
-            out["confidence"] = result.confidence
-            rows = zip(game.players, result.value, result.half_width, strict=True)
-            out["interval"] = {p: [float(v - h), float(v + h)] for p, v, h in rows}
-        check = svc.check_core(game, result.value)
-        out["core"] = {"shapley_in_core": check.in_core, "max_excess": check.max_excess,
-                       "blocking_coalition": list(check.blocking)}  # fmt: skip
-        if game.n <= svc.LP_MAX_PLAYERS:
-            lc = svc.least_core(game)
-            named = dict(zip(game.players, (round(float(v), 9) for v in svc.nucleolus(game)),
-                             strict=True))  # fmt: skip
-            out["core"]["empty"] = lc.core_empty
-            out["least_core"] = {"epsilon": lc.epsilon, "allocation": dict(
-                zip(game.players, map(float, lc.allocation), strict=True))}  # fmt: skip
-            out["nucleolus"] = named
-        else:
-            out["note"] = (
-                f"least core and nucleolus are computed for at most {svc.LP_MAX_PLAYERS} players"
-            )
-        if game.n == 2:
-            split = svc.nash_bargaining(game)
-            out["nash"] = {"shares": dict(zip(game.players, split.shares, strict=True)),
-                           "surplus": split.surplus}  # fmt: skip
+        out = svc.split_benefit(svc.SplitBenefit(game_file, samples, seed))
     except DomainError as exc:
         fail(str(exc))
     emit_json(out)

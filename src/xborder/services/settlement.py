@@ -9,9 +9,10 @@ and commits itself (only the outermost unit of work really commits). Times come 
 - ``settlement_escrow``: the escrow lifecycle (capture, tax, delivery, confirmation, refunds);
 - ``settlement_claims``: partners' pay, loss compensation from the trace record, declared taxes;
 - ``settlement_lifecycle``: money derived from the stored lifecycle facts, and its counters;
-- ``settlement_statements``: balances and statements in plain words.
+- ``settlement_statements``: balances and statements in plain words;
+- ``settlement_split``: the benefit split between partners (Shapley, core, nucleolus, Nash).
 
-The engine's types and functions the entry points need (terms, the cooperative-game solvers) are
+The engine's types the entry points need (the terms, the ledger's transfer and account key) are
 re-exported here, so no entry point imports ``xborder.settlement`` itself.
 """
 
@@ -71,6 +72,7 @@ from xborder.services.settlement_posting import (
     post_transfers,
     transfers_frame,
 )
+from xborder.services.settlement_split import SplitBenefit, split_benefit
 from xborder.services.settlement_statements import (
     Balances,
     Movement,
@@ -80,18 +82,9 @@ from xborder.services.settlement_statements import (
     balances,
     statement,
 )
-from xborder.settlement.core import (
-    LP_MAX_PLAYERS,
-    check_core,
-    least_core,
-    nash_bargaining,
-    nucleolus,
-)
 from xborder.settlement.escrow import EscrowTerms
-from xborder.settlement.game import Game
 from xborder.settlement.ledger import AccountKey, Kind, Purpose, Transfer
 from xborder.settlement.milestones import COUNTERS
-from xborder.settlement.shapley import shapley
 from xborder.settlement.sla import SlaTerms
 from xborder.store.uow import UnitOfWork
 
@@ -103,17 +96,16 @@ def escrow_holder(uow: UnitOfWork) -> str | None:
 
 
 __all__ = [
-    "COUNTERS", "FINDING_SCHEMA", "LP_MAX_PLAYERS", "STEP_STATE", "AccountKey", "AutoConfirm",
-    "Balances", "CapturePaid", "CompensateFromTrace", "CompensateLoss", "ConfirmDelivery",
-    "DeclaredTaxes", "EscrowState", "EscrowTerms", "Game", "Kind", "LifecycleSettlement",
-    "MarkDelivered", "Movement", "OrderTransfers", "PayByRateCards", "PayPartners", "PostFrame",
-    "PostResult", "PostTransfers", "Purpose", "RefundOrders", "RemitTaxes", "SettleDeclaredTaxes",
-    "SettleLifecycle", "SlaTerms", "Statement", "StatementLine", "StatementQuery", "TraceFindings",
-    "Transfer", "WithholdTax", "WithholdTaxes", "auto_confirm", "balances", "capture_paid",
-    "check_core", "compensate_from_trace", "compensate_loss", "confirm_delivery", "escrow_holder",
-    "escrow_state", "least_core", "mark_delivered", "nash_bargaining", "nucleolus",
-    "order_transfers", "pay_by_rate_cards", "pay_partners", "post_frame", "post_transfers",
-    "refund_orders", "remit_taxes", "settle_declared_taxes", "settle_lifecycle",
-    "settlement_counts", "shapley", "statement", "trace_findings", "transfers_frame",
-    "withhold_tax_for", "withhold_taxes",
+    "COUNTERS", "FINDING_SCHEMA", "STEP_STATE", "AccountKey", "AutoConfirm", "Balances",
+    "CapturePaid", "CompensateFromTrace", "CompensateLoss", "ConfirmDelivery", "DeclaredTaxes",
+    "EscrowState", "EscrowTerms", "Kind", "LifecycleSettlement", "MarkDelivered", "Movement",
+    "OrderTransfers", "PayByRateCards", "PayPartners", "PostFrame", "PostResult", "PostTransfers",
+    "Purpose", "RefundOrders", "RemitTaxes", "SettleDeclaredTaxes", "SettleLifecycle", "SlaTerms",
+    "SplitBenefit", "Statement", "StatementLine", "StatementQuery", "TraceFindings", "Transfer",
+    "WithholdTax", "WithholdTaxes", "auto_confirm", "balances", "capture_paid",
+    "compensate_from_trace", "compensate_loss", "confirm_delivery", "escrow_holder",
+    "escrow_state", "mark_delivered", "order_transfers", "pay_by_rate_cards", "pay_partners",
+    "post_frame", "post_transfers", "refund_orders", "remit_taxes", "settle_declared_taxes",
+    "settle_lifecycle", "settlement_counts", "split_benefit", "statement", "trace_findings",
+    "transfers_frame", "withhold_tax_for", "withhold_taxes",
 ]  # fmt: skip

@@ -16,7 +16,9 @@ delivered, lost) and posts what it earns, set-wise, in one transaction, in the l
    last-mile carrier when there was no line haul) and paid to the seller (unpaid orders too);
 5. deliveries reserved at least the terms' N days ago -> confirmed automatically;
 6. lost or damaged parcels -> the buyer refunded from escrow, the custodian the trace record names
-   charged (orders whose record names none are reported, for a person to decide).
+   charged (orders whose record names none are reported, for a person to decide);
+7. cancelled orders and returned parcels -> what escrow holds goes back to the buyer (after a
+   release, a return is corrected from the seller's proceeds and the fee).
 
 Every transfer is dated by its milestone (never after the clock's now); automatic confirmations
 by the run's now. Ids are deterministic (``o<order>:<step>``) and each milestone query reads only
@@ -35,7 +37,7 @@ import polars as pl
 from xborder.domain.money import FxRate, FxTable
 from xborder.domain.world import World
 from xborder.services.settlement_claims import compensate_traced, declared, pay
-from xborder.services.settlement_escrow import capture, confirm_due, deliver, penalize
+from xborder.services.settlement_escrow import capture, confirm_due, deliver, penalize, refund
 from xborder.services.settlement_posting import Posted, facts
 from xborder.settlement.contracts import (
     chargeable_weight,
@@ -75,6 +77,7 @@ class LifecycleSettlement:
     auto_confirmed: int
     losses_compensated: int
     penalties: int
+    orders_refunded: int  # cancelled orders and returned parcels refunded
     transfers: int  # transfers posted
     losses_unassigned: tuple[int, ...] = ()  # lost/damaged orders whose record names no custodian
 
@@ -103,7 +106,7 @@ def settle_lifecycle(uow: UnitOfWork, command: SettleLifecycle) -> LifecycleSett
         deliveries = repo.unsettled_deliveries().with_columns(_until(now, "delivered_at"))
         if deliveries.height:  # only paid orders have something in escrow to release
             done.append(deliver(uow, terms, deliveries, skip_unpaid=True))
-        done.append(penalize(uow, command.sla, deliveries.select(
+        done.append(penalize(uow, command.sla, deliveries.filter(~pl.col("penalized")).select(
             "order_id", "seller", "currency", "promised_by", "delivered_at",
             pl.coalesce("lane_carrier", "last_mile_carrier").alias("responsible"),
         )))  # fmt: skip
@@ -114,6 +117,11 @@ def settle_lifecycle(uow: UnitOfWork, command: SettleLifecycle) -> LifecycleSett
         if mishaps:
             compensated, unassigned = compensate_traced(uow, terms, mishaps, now)
             done.append(compensated)
+        ends = repo.unrefunded_ends().with_columns(pl.col("at").fill_null(now))
+        for reason in ("refund.unshipped", "refund.return"):
+            dated = ends.filter(pl.col("reason") == reason).with_columns(_until(now, "at"))
+            if dated.height:
+                done.append(refund(uow, terms, dated.select("order_id", "at"), reason))
         uow.commit()
     new = pl.concat([p.new for p in done])
     return LifecycleSettlement(

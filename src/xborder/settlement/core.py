@@ -97,6 +97,9 @@ def _highs() -> Any:
             os.close(devnull)
         _banner_done = True
     h.setOptionValue("output_flag", False)
+    # HiGHS starts one global task scheduler per process with the first instance that runs, and
+    # refuses later instances asking for another thread count: one thread, as the planner asks
+    h.setOptionValue("threads", 1)
     return h
 
 

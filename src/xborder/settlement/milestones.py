@@ -29,6 +29,7 @@ COUNTERS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "auto_confirmed": ("escrow.auto_confirm", "escrow.fee.auto"),
     "losses_compensated": ("refund.loss", "sla.loss.seller", "sla.loss.buyer"),
     "penalties": ("sla.late",),
+    "orders_refunded": ("refund.unshipped", "refund.return", "refund.return.seller"),
 })  # fmt: skip
 COUNTED_CODES = tuple(sorted({c for codes in COUNTERS.values() for c in codes}))
 

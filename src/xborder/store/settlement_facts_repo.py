@@ -16,7 +16,18 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import BigInteger, Connection, String, and_, cast, exists, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    String,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from xborder.store.schema import (
@@ -30,7 +41,7 @@ from xborder.store.schema import (
 )
 from xborder.store.schema_customs import customs_declarations
 from xborder.store.schema_planning import parcels
-from xborder.store.schema_settlement import ledger_transfers
+from xborder.store.schema_settlement import ledger_accounts, ledger_transfers
 from xborder.store.schema_trace import trace_objects
 
 UTC_TIME = pl.Datetime("us", "UTC")
@@ -110,9 +121,9 @@ class SettlementFactsRepository:
         return _frame(self.connection.execute(query).all(), schema, ("paid_at",))
 
     def open_declared_taxes(self, order_ids: Sequence[int] | None = None) -> pl.DataFrame:
-        """DDP declarations with a tax whose reservation is not resolved yet (neither remitted
-        nor voided): order_id, destination, tax_currency, tax (minor), status, declared_on,
-        released_on, paid_at (the order's last payment, null when unpaid)."""
+        """DDP declarations with a tax to withhold (paid, not withheld yet) or to remit
+        (released, not remitted or voided yet): order_id, destination, tax_currency, tax
+        (minor), status, declared_on, released_on, paid_at (the order's last payment)."""
         d, p = customs_declarations.c, payments.c
         last_paid = (
             select(p.order_id, func.max(p.paid_at).label("paid_at"))
@@ -125,6 +136,9 @@ class SettlementFactsRepository:
                        isouter=True)
             .where(d.order_id.is_not(None), d.incoterm == "DDP", d.total_tax_minor > 0,
                    ~_settled(d.order_id, "tax.remit", "tax.void"))
+            # only what needs work: a paid order's tax not withheld yet, or a release to remit
+            .where(or_(and_(~_settled(d.order_id, "tax"), last_paid.c.paid_at.is_not(None)),
+                       d.status.in_(["released", "closed"])))
             .order_by(d.order_id)
         )  # fmt: skip
         if order_ids is not None:
@@ -159,12 +173,13 @@ class SettlementFactsRepository:
     def unsettled_deliveries(self) -> pl.DataFrame:
         """Delivered parcels whose order has no release (nor fee) reserved yet: order_id,
         delivered_at, promised_by, seller, currency, goods, lane_carrier, last_mile_carrier (the
-        parties whose SLA covers the trip). An unpaid order stays here until it is paid and
-        released; its lateness penalty is posted once (by its id) on the first run."""
+        parties whose SLA covers the trip), penalized (a lateness penalty is already posted). An
+        unpaid order stays here until it is paid and released."""
         c, o = parcels.c, orders.c
         query = (
             select(c.order_id, c.delivered_at, o.promised_by, o.seller_id, o.currency,
-                   o.goods_minor, lanes.c.carrier_id, last_mile.c.carrier_id)
+                   o.goods_minor, lanes.c.carrier_id, last_mile.c.carrier_id,
+                   _settled(c.order_id, "sla.late"))
             .join_from(parcels, orders, o.id == c.order_id)
             .join(lanes, lanes.c.id == c.lane_id, isouter=True)
             .join(last_mile, last_mile.c.id == c.last_mile_id, isouter=True)
@@ -175,9 +190,10 @@ class SettlementFactsRepository:
         schema: dict[str, Any] = {
             "order_id": pl.Int64, "delivered_at": UTC_TIME, "promised_by": pl.Date,
             "seller": pl.String, "currency": pl.String, "goods": pl.Int64,
-            "lane_carrier": pl.String, "last_mile_carrier": pl.String,
+            "lane_carrier": pl.String, "last_mile_carrier": pl.String, "penalized": pl.Boolean,
         }  # fmt: skip
-        rows = [(r[0], _utc(r[1]), _day(r[2]), *r[3:]) for r in self.connection.execute(query)]
+        rows = [(r[0], _utc(r[1]), _day(r[2]), *r[3:8], bool(r[8]))
+                for r in self.connection.execute(query)]  # fmt: skip
         return pl.DataFrame(rows, schema=schema, orient="row")
 
     def uncompensated_mishaps(self, statuses: Sequence[str]) -> pl.DataFrame:
@@ -191,6 +207,25 @@ class SettlementFactsRepository:
         )
         schema: dict[str, Any] = {"order_id": pl.Int64, "status": pl.String, "status_at": UTC_TIME}
         return _frame(self.connection.execute(query).all(), schema, ("status_at",))
+
+    def unrefunded_ends(self) -> pl.DataFrame:
+        """Orders that ended without a sale while the escrow holds their money: cancelled orders
+        (reason ``refund.unshipped``, at null: the store keeps no cancellation time) and returned
+        parcels (``refund.return``, at the return): order_id, reason, at."""
+        o, c = orders.c, parcels.c
+        captured = _settled(o.id, "capture")
+        cancelled = select(o.id).where(o.status == "cancelled", captured, ~_settled(o.id, "refund"))
+        returned = (
+            select(c.order_id, c.status_at)
+            .where(c.status == "returned", _settled(c.order_id, "capture"),
+                   ~_settled(c.order_id, "refund", "refund.seller"))
+        )  # fmt: skip
+        rows: list[tuple[int, str, datetime | None]] = [
+            (int(r[0]), "refund.unshipped", None) for r in self.connection.execute(cancelled)
+        ]
+        rows += [(int(a), "refund.return", _utc(b)) for a, b in self.connection.execute(returned)]
+        schema: dict[str, Any] = {"order_id": pl.Int64, "reason": pl.String, "at": UTC_TIME}
+        return pl.DataFrame(rows, schema=schema, orient="row").sort("order_id")
 
     def order_facts(self, order_ids: Sequence[int]) -> pl.DataFrame:
         """What a statement says about an order: order_id, tracking_no (its parcel, if packed),
@@ -251,8 +286,12 @@ class SettlementFactsRepository:
         return [(_day(a) or date.min, b, c, d, e) for a, b, c, d, e in rows.all()]
 
     def escrow_holder(self) -> str | None:
-        """The first payment provider among the parties (the default escrow holder)."""
+        """The default escrow holder: the party already holding escrow in the ledger, else the
+        first payment provider among the parties (by id)."""
+        a = ledger_accounts.c
         row = self.connection.execute(
+            select(a.party).where(a.purpose == "escrow").order_by(a.id).limit(1)
+        ).first() or self.connection.execute(
             select(parties.c.id).where(parties.c.roles.like("%payment_provider%"))
             .order_by(parties.c.id).limit(1)
         ).first()  # fmt: skip

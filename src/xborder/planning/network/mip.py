@@ -46,6 +46,9 @@ def new_highs() -> highspy.Highs:
             os.close(saved)
         _quiet = True
     h.setOptionValue("output_flag", False)
+    # HiGHS keeps one thread scheduler per process, set up by the first solve: every solver in
+    # xborder asks for the same single thread, or a later one with another count fails
+    h.setOptionValue("threads", 1)
     return h
 
 
