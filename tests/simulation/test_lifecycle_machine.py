@@ -291,24 +291,30 @@ class LifecycleMachine(RuleBasedStateMachine):
         changed = Counter(s for i, s in after.orders.items() if s != view.orders[i])
         assert report.orders_moved == dict(changed)
 
-    @rule(data=st.data(), shift=st.sampled_from([0, 0, -30]))
-    def legal_steps(self, data: st.DataObject, shift: int) -> None:
-        """One fact the lifecycle allows now, sometimes followed in the same report by one it
-        allows after that, dated now or half an hour earlier."""
+    def legal_report(self, data: st.DataObject, n: int, shift: int = 0) -> None:
+        """Up to ``n`` facts in one report, each allowed after those before it; the last one
+        dated ``shift`` minutes from now (before now, it may come before the others)."""
         now, view = self.clock.now(), self.view()
-        first = legal_facts(view, now)
-        if not first:
-            return
-        facts = [data.draw(st.sampled_from(first))]
-        second = (
-            legal_facts(after_facts(view, facts, now, SAME_REPORT_OPENING), now)
-            if data.draw(st.booleans())
-            else []
-        )
-        if second:
-            then = data.draw(st.sampled_from(second))
-            facts.append(StepFact(then.subject, then.step, now + timedelta(minutes=shift)))
-        self.record(facts)
+        facts: list[StepFact] = []
+        while len(facts) < n and (options := legal_facts(view, now)):
+            facts.append(data.draw(st.sampled_from(options)))
+            view = after_facts(view, facts[-1:], now, SAME_REPORT_OPENING)
+        if facts:
+            last = facts[-1]
+            facts[-1] = StepFact(last.subject, last.step, now + timedelta(minutes=shift))
+            self.record(facts)
+
+    @rule(data=st.data(), n=st.integers(1, 3), shift=st.sampled_from([0, 0, -30]))
+    def report(self, data: st.DataObject, n: int, shift: int) -> None:
+        """A carrier's report of a few allowed facts."""
+        self.legal_report(data, n, shift)
+
+    @rule(data=st.data(), n=st.integers(1, 8))
+    def journey(self, data: st.DataObject, n: int) -> None:
+        """Allowed facts an hour apart, one report each: parcels get far in few rules."""
+        for _ in range(n):
+            self.clock.advance(timedelta(hours=1))
+            self.legal_report(data, 1)
 
     @rule(data=st.data(), step=st.sampled_from(list(Step)), shift=st.sampled_from([0, 0, -90, 5]))
     def any_step(self, data: st.DataObject, step: Step, shift: int) -> None:
@@ -317,6 +323,24 @@ class LifecycleMachine(RuleBasedStateMachine):
         if subjects:
             subject = data.draw(st.sampled_from(subjects))
             self.record([StepFact(subject, step, self.clock.now() + timedelta(minutes=shift))])
+
+    @rule(data=st.data())
+    def every_illegal_step(self, data: st.DataObject) -> None:
+        """Every step the lifecycle does not allow one parcel or bag now is refused, and all
+        those refusals together change nothing."""
+        view, now = self.view(), self.clock.now()
+        if not view.subjects:
+            return
+        subject = data.draw(st.sampled_from(sorted(view.subjects)))
+        before = snapshot(self.uow())
+        for step in Step:
+            facts = [StepFact(subject, step, now)]
+            verdict, _moved = predict(view, facts, now)
+            if verdict != "ok":
+                kind = InvalidTransition if verdict == "lifecycle" else (Conflict, InvalidValue)
+                with pytest.raises(kind):
+                    record_steps(self.uow(), RecordSteps(tuple(facts)))
+        assert snapshot(self.uow()) == before
 
     @invariant()
     def store_is_consistent(self) -> None:

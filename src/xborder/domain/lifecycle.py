@@ -106,7 +106,9 @@ ALLOWED: Mapping[ParcelStatus | None, frozenset[Step]] = MappingProxyType(
         # country is cleared per order before it goes out for delivery
         P.PACKED: frozenset(
             {S.CONSOLIDATED, S.DEPARTED, S.OUT_FOR_DELIVERY, S.RETURNED}
-            | _EXPORT | _IMPORT | _MISHAP
+            | _EXPORT
+            | _IMPORT
+            | _MISHAP
         ),
         P.CONSOLIDATED: frozenset({S.DEPARTED} | _EXPORT | _MISHAP),
         P.EXPORT_HELD: frozenset({S.RETURNED, S.LOST} | _EXPORT),
