@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from xborder.domain.clock import SettableClock
 from xborder.domain.errors import Conflict
+from xborder.domain.lifecycle import InvalidTransition
 from xborder.planning.consolidation import DEFAULT_LIMITS, sscc_valid
 from xborder.services.parcels import PackOrders, pack_orders
 from xborder.services.planning import PlanFulfilment, consolidate, plan_fulfilment
@@ -314,3 +315,21 @@ def test_parcels_too_big_for_a_bag_go_on_a_pallet(engine: Engine, tmp_path: Path
     with UnitOfWork(engine) as uow:
         rows = uow.connection.execute(select(consolidations.c.kind, consolidations.c.parcels)).all()
     assert [(r[0], r[1]) for r in rows] == [("uld", 2)]
+
+
+def test_planning_named_orders_refuses_one_that_is_not_open(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        _world(uow.connection, {("wh-cn", "A"): 10})
+        _orders(uow.connection, 3)
+        uow.connection.execute(update(orders).where(orders.c.id == 2).values(status="cancelled"))
+        uow.commit()
+    with pytest.raises(InvalidTransition, match="order 2: planning is not allowed when cancelled"):
+        plan_fulfilment(_uow(engine), PlanFulfilment(order_ids=(1, 2)))
+    with UnitOfWork(engine) as uow:  # refused whole: nothing was planned or reserved
+        assert {r[0] for r in uow.connection.execute(select(orders.c.status))} == {
+            "paid",
+            "cancelled",
+        }
+        assert _reserved(uow.connection)[("wh-cn", "A")] == (10, 0)
+    only = plan_fulfilment(_uow(engine), PlanFulfilment(order_ids=(3,)))
+    assert only.orders == 1 and only.assigned == 1

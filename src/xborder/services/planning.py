@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from xborder.domain.lifecycle import ParcelStatus, Step
+from xborder.domain.errors import NotFound
+from xborder.domain.lifecycle import InvalidTransition, ParcelStatus, Step
 from xborder.domain.money import minor_units
 from xborder.domain.orders import OrderStatus
 from xborder.planning.consolidation import (
@@ -48,6 +49,7 @@ class PlanFulfilment:
     method: str = "auto"
     replan: bool = False
     statuses: tuple[str, ...] = OPEN
+    order_ids: tuple[int, ...] | None = None  # only these (each must be open, else refused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +68,11 @@ class PlanResult:
     routes: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _load_wave(uow: UnitOfWork, statuses: Sequence[str]) -> tuple[Wave, list[str]]:
-    head = uow.planning.open_orders(statuses)
-    lines = uow.planning.open_lines(statuses)
+def _load_wave(
+    uow: UnitOfWork, statuses: Sequence[str], only: Sequence[int] | None
+) -> tuple[Wave, list[str]]:
+    head = uow.planning.open_orders(statuses, only)
+    lines = uow.planning.open_lines(statuses, only)
     ids = np.array([r[0] for r in head], dtype=np.int64)
     pos = np.searchsorted(ids, np.array([r[0] for r in lines], dtype=np.int64))
     wave = Wave(
@@ -95,8 +99,10 @@ def plan_fulfilment(uow: UnitOfWork, command: PlanFulfilment | None = None) -> P
 def _plan(uow: UnitOfWork, cmd: PlanFulfilment) -> PlanResult:
     repo = uow.planning
     released = repo.release(repo.replannable(OrderStatus.PLANNED.value)) if cmd.replan else 0
-    repo.drop_unserved(cmd.statuses)
-    wave, statuses = _load_wave(uow, cmd.statuses)
+    if cmd.order_ids is not None:
+        _refuse_closed(uow, cmd)
+    repo.drop_unserved(cmd.statuses, cmd.order_ids)
+    wave, statuses = _load_wave(uow, cmd.statuses, cmd.order_ids)
     if wave.order_ids.size == 0:
         return PlanResult(None, 0, 0, released, 0.0, 0.0, 0.0, cmd.method, 0.0)
     rows = repo.network()
@@ -161,6 +167,16 @@ def _plan(uow: UnitOfWork, cmd: PlanFulfilment) -> PlanResult:
         [{"warehouse": w, "lane": ln or "(in-country)", "orders": n}
          for (w, ln), n in route_counts.most_common()],
     )  # fmt: skip
+
+
+def _refuse_closed(uow: UnitOfWork, cmd: PlanFulfilment) -> None:
+    """Naming an order that is not open (cancelled, already planned or shipped) is refused."""
+    statuses = uow.orders.statuses(list(cmd.order_ids or ()))
+    for oid in sorted(set(cmd.order_ids or ())):
+        if oid not in statuses:
+            raise NotFound(f"order {oid} does not exist")
+        if statuses[oid] not in cmd.statuses:
+            raise InvalidTransition(f"order {oid}", statuses[oid], "planning", cmd.statuses)
 
 
 # --- consolidation --------------------------------------------------------------------------------

@@ -45,26 +45,45 @@ class PlanningRepository:
         self.connection = connection
 
     # --- the wave -----------------------------------------------------------------------------
-    def open_orders(self, statuses: Sequence[str]) -> list[tuple[Any, ...]]:
-        """(id, consignee_country, placed_at UTC, promised_by, status) of orders to plan."""
-        rows = self.connection.execute(
+    def open_orders(
+        self, statuses: Sequence[str], ids: Sequence[int] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """(id, consignee_country, placed_at UTC, promised_by, status) of orders to plan (all
+        in ``statuses``, or those of ``ids``)."""
+        query = (
             select(orders.c.id, orders.c.consignee_country, orders.c.placed_at,
                    orders.c.promised_by, orders.c.status)
             .where(orders.c.status.in_(list(statuses))).order_by(orders.c.id)
-        ).all()  # fmt: skip
+        )  # fmt: skip
+        rows = []
+        if ids is None:
+            rows = list(self.connection.execute(query).all())
+        else:
+            for chunk in _chunks(sorted(set(ids))):
+                rows.extend(self.connection.execute(query.where(orders.c.id.in_(chunk))).all())
         return [
             (int(r[0]), str(r[1]), r[2] if r[2].tzinfo else r[2].replace(tzinfo=UTC), r[3], r[4])
             for r in rows
         ]
 
-    def open_lines(self, statuses: Sequence[str]) -> list[tuple[int, str, int]]:
+    def open_lines(
+        self, statuses: Sequence[str], ids: Sequence[int] | None = None
+    ) -> list[tuple[int, str, int]]:
         """(order id, sku, qty) of those orders' lines, in order and line order."""
-        rows = self.connection.execute(
+        query = (
             select(order_lines.c.order_id, order_lines.c.sku, order_lines.c.qty)
             .join(orders, orders.c.id == order_lines.c.order_id)
             .where(orders.c.status.in_(list(statuses)))
             .order_by(order_lines.c.order_id, order_lines.c.line_no)
-        ).all()
+        )
+        rows = []
+        if ids is None:
+            rows = list(self.connection.execute(query).all())
+        else:
+            for chunk in _chunks(sorted(set(ids))):
+                rows.extend(
+                    self.connection.execute(query.where(order_lines.c.order_id.in_(chunk))).all()
+                )
         return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 
     def network(self) -> dict[str, list[dict[str, Any]]]:
@@ -94,9 +113,11 @@ class PlanningRepository:
         if rows:
             self.connection.execute(insert(plan_assignments), list(rows))
 
-    def drop_unserved(self, statuses: Sequence[str]) -> None:
+    def drop_unserved(self, statuses: Sequence[str], ids: Sequence[int] | None = None) -> None:
         """Orders still open after an earlier run: their old "why not" rows make way."""
         open_ids = select(orders.c.id).where(orders.c.status.in_(list(statuses)))
+        if ids is not None:
+            open_ids = open_ids.where(orders.c.id.in_(sorted(set(ids))))
         self.connection.execute(
             delete(plan_assignments).where(plan_assignments.c.order_id.in_(open_ids))
         )
