@@ -56,11 +56,11 @@ def test_escrow_commands_and_statement(store: str) -> None:
     engine = make_engine(store)
     (order,) = _orders(engine, 1)
     engine.dispose()
-    args = ["--platform", "plat", "--at", "2026-11-24T12:00:00"]
+    args = ["--platform", "plat", "--at", "2026-11-24T12:00:00+00:00"]
     steps = [
         ["settle", "escrow", "capture", str(order), *args],
         ["settle", "escrow", "deliver", str(order), *args],
-        ["settle", "escrow", "confirm", str(order), "--at", "2026-11-25"],
+        ["settle", "escrow", "confirm", str(order), "--at", "2026-11-25T00:00:00+00:00"],
     ]
     for step in steps:
         result = runner.invoke(app, [*step, "--json"])

@@ -30,6 +30,20 @@ def platform() -> Platform:
     return bootstrap()
 
 
+def parse_time(value: str | None, option: str) -> datetime | None:
+    """An ISO 8601 time from the command line; one without a UTC offset is refused (it would
+    silently mean the host's zone)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: not an ISO 8601 time: {value!r}")
+    if moment.tzinfo is None:
+        fail(f"{option}: needs a UTC offset, e.g. {value}+00:00")
+    return moment
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import typer
 
-from xborder.cli.common import JSON_OPTION, console, emit_json, fail, platform, table
+from xborder.cli.common import JSON_OPTION, console, emit_json, fail, parse_time, platform, table
 from xborder.domain.errors import DomainError
 from xborder.domain.lifecycle import Step
 
 app = typer.Typer(help="Pack orders into parcels; record their steps.", no_args_is_help=True)
 STEPS = ", ".join(s.value for s in Step if s not in (Step.ORDER_PLACED, Step.PICKED_PACKED,
                                                        Step.CONSOLIDATED))  # fmt: skip
-
-
-def _time(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"{option}: not an ISO 8601 time: {value!r}")
-    if moment.tzinfo is None:
-        fail(f"{option}: needs a UTC offset: {value!r}")
-    return moment
 
 
 @app.command("pack")
@@ -38,7 +24,7 @@ def pack(
 
     try:
         ids = tuple(order_ids) if order_ids else None
-        result = pack_orders(platform().uow(), PackOrders(ids, _time(at, "--at")))
+        result = pack_orders(platform().uow(), PackOrders(ids, parse_time(at, "--at")))
     except DomainError as exc:
         fail(str(exc), 1)
     if as_json:
@@ -65,7 +51,7 @@ def record(
     except ValueError:
         fail(f"step: not a lifecycle step: {step!r} (one of {STEPS})")
     store = platform()
-    when = _time(at, "--at") or store.clock.now()
+    when = parse_time(at, "--at") or store.clock.now()
     facts = tuple(StepFact(s, move, when, party, place) for s in subjects)
     try:
         report = record_steps(store.uow(), RecordSteps(facts))

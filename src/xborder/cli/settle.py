@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,7 +19,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from xborder.cli.common import JSON_OPTION, console, emit_json, fail, platform
+from xborder.cli.common import JSON_OPTION, console, emit_json, fail, parse_time, platform
 from xborder.domain.errors import DomainError
 from xborder.domain.money import Money
 
@@ -46,16 +46,6 @@ def _day(value: str | None, option: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         fail(f"{option}: not an ISO date (YYYY-MM-DD): {value!r}")
-
-
-def _time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"--at: not an ISO date or time: {value!r}")
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
 def _run(action: Callable[[Any], T]) -> T:
@@ -268,7 +258,7 @@ def escrow_capture(
     """Capture into escrow what was paid for each fully paid order."""
     from xborder.services import settlement as svc
 
-    command = svc.CapturePaid(_terms(platform_id, fee_rate), orders, _time(at))
+    command = svc.CapturePaid(_terms(platform_id, fee_rate), orders, parse_time(at, "--at"))
     _report(_run(lambda uow: svc.capture_paid(uow, command)), as_json, "capture")
 
 
@@ -281,7 +271,9 @@ def escrow_tax(
     """DDP: withhold duties and taxes in escrow (remitted at clearance by `remit`)."""
     from xborder.services import settlement as svc
 
-    command = svc.WithholdTax(_terms(platform_id, "0"), order, amount, authority, _time(at))
+    command = svc.WithholdTax(
+        _terms(platform_id, "0"), order, amount, authority, parse_time(at, "--at")
+    )
     _report(_run(lambda uow: svc.withhold_tax_for(uow, command)), as_json, "tax withheld")
 
 
@@ -292,7 +284,7 @@ def escrow_remit(
     """Clearance: pay the withheld taxes to the authority."""
     from xborder.services import settlement as svc
 
-    command = svc.RemitTaxes(orders, _time(at))
+    command = svc.RemitTaxes(orders, parse_time(at, "--at"))
     _report(_run(lambda uow: svc.remit_taxes(uow, command)), as_json, "tax remitted")
 
 
@@ -309,7 +301,7 @@ def escrow_deliver(
 
     from xborder.services import settlement as svc
 
-    terms, when = _terms(platform_id, fee_rate), _time(at)  # no --at: the clock's now
+    terms, when = _terms(platform_id, fee_rate), parse_time(at, "--at")  # no --at: the clock's now
     frame = pl.DataFrame({"order_id": orders, "delivered_at": [when] * len(orders),
                           "responsible": [responsible] * len(orders)},
                          schema={"order_id": pl.Int64, "delivered_at": pl.Datetime("us", "UTC"),
@@ -325,7 +317,7 @@ def escrow_confirm(
     """The buyer confirms delivery: release the seller's proceeds and the fee."""
     from xborder.services import settlement as svc
 
-    command = svc.ConfirmDelivery(orders, _time(at))
+    command = svc.ConfirmDelivery(orders, parse_time(at, "--at"))
     _report(_run(lambda uow: svc.confirm_delivery(uow, command)), as_json, "confirmed")
 
 
@@ -337,7 +329,7 @@ def escrow_auto_confirm(
     """Confirm every delivery older than --days that the buyer has not confirmed."""
     from xborder.services import settlement as svc
 
-    command = svc.AutoConfirm(_terms(platform_id, "0", days), _time(at))
+    command = svc.AutoConfirm(_terms(platform_id, "0", days), parse_time(at, "--at"))
     _report(_run(lambda uow: svc.auto_confirm(uow, command)), as_json, "auto-confirmed")
 
 
@@ -352,7 +344,9 @@ def escrow_refund(
 
     if reason not in ("return", "unshipped"):
         fail(f"--reason: must be 'return' or 'unshipped', got {reason!r}")
-    command = svc.RefundOrders(_terms(platform_id, "0"), orders, f"refund.{reason}", _time(at))
+    command = svc.RefundOrders(
+        _terms(platform_id, "0"), orders, f"refund.{reason}", parse_time(at, "--at")
+    )
     _report(_run(lambda uow: svc.refund_orders(uow, command)), as_json, "refunded")
 
 
@@ -368,7 +362,7 @@ def escrow_lost(
 
     from xborder.services import settlement as svc
 
-    terms, when = _terms(platform_id, "0"), _time(at)
+    terms, when = _terms(platform_id, "0"), parse_time(at, "--at")
     if custodian is None:
         traced = svc.CompensateFromTrace(terms, orders, when)
         _report(_run(lambda uow: svc.compensate_from_trace(uow, traced)), as_json,

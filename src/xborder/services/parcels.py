@@ -216,6 +216,7 @@ def _record(uow: UnitOfWork, facts: Sequence[StepFact]) -> StepReport:
     for m in uow.parcels.members(bag_ids).iter_rows(named=True) if bag_ids else ():
         members[m["consolidation_id"]].append(m)
     in_closed = {c for c in {p["consolidation_id"] for p in parcel_of.values()} if c}
+    in_closed |= {b["id"] for b in bags.values() if b["opened_at"] is None}
     in_closed -= uow.parcels.opened(sorted(in_closed)) if in_closed else set()
     current: dict[str, dict[str, Any]] = {}  # parcel id -> its row, updated as facts apply
     for p in list(parcel_of.values()) + [m for ms in members.values() for m in ms]:
@@ -236,6 +237,9 @@ def _record(uow: UnitOfWork, facts: Sequence[StepFact]) -> StepReport:
                 raise InvalidTransition(f"bag {bag['id']}", "opened", step.value, ())
             bag_moves[bag["id"]].append((step, at))
             moves.extend(_Move(current[m["id"]], step, at, rank) for m in members[bag["id"]])
+            if step == Step.DECONSOLIDATED:  # its parcels take their own steps from now on
+                in_closed.discard(bag["id"])
+                bag["opened_at"] = at
         else:
             parcel = current[parcel_of[fact.subject]["id"]]
             if parcel["consolidation_id"] in in_closed and step not in IN_BAG_STEPS:
