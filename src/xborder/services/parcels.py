@@ -223,6 +223,12 @@ def _record(uow: UnitOfWork, facts: Sequence[StepFact]) -> StepReport:
         current.setdefault(p["id"], dict(p))
     moves: list[_Move] = []
     bag_moves: dict[str, list[tuple[Step, datetime]]] = defaultdict(list)
+    # Each fact's level: one more than the last level of every parcel it moves. Events are
+    # captured level by level, so a parcel's later event always gets the higher event id, even
+    # when two of its facts share an instant and were recorded by different parties (the ledger
+    # numbers each party's batch in one run). Readers order a history by (time, id).
+    level_of: dict[str, int] = {}
+    levels: list[int] = []
     for rank, (at, _i, fact) in enumerate(stamped):
         step = Step(fact.step)
         if fact.subject in bags:
@@ -237,6 +243,9 @@ def _record(uow: UnitOfWork, facts: Sequence[StepFact]) -> StepReport:
                 raise InvalidTransition(f"bag {bag['id']}", "opened", step.value, ())
             bag_moves[bag["id"]].append((step, at))
             moves.extend(_Move(current[m["id"]], step, at, rank) for m in members[bag["id"]])
+            inside = [m["id"] for m in members[bag["id"]]]
+            level = 1 + max((level_of.get(pid, -1) for pid in inside), default=-1)
+            level_of.update((pid, level) for pid in inside)
             if step == Step.DECONSOLIDATED:  # its parcels take their own steps from now on
                 in_closed.discard(bag["id"])
                 bag["opened_at"] = at
@@ -247,9 +256,15 @@ def _record(uow: UnitOfWork, facts: Sequence[StepFact]) -> StepReport:
                                f"{parcel['consolidation_id']}: record {step.value} on the bag, "
                                "or after the bag is opened")  # fmt: skip
             moves.append(_Move(parcel, step, at, rank))
+            level = level_of.get(parcel["id"], -1) + 1
+            level_of[parcel["id"]] = level
+        levels.append(level)
     changed, reached = _apply(moves)
     events = _events(uow, stamped, bags, parcel_of, members)
-    written = capture(uow, capture_frame(events)).events
+    written = 0
+    for level in sorted(set(levels)):
+        frame = capture_frame([e for e, lv in zip(events, levels, strict=True) if lv == level])
+        written += capture(uow, frame).events
     uow.parcels.set_states([
         {"id": p["id"], "status": p["status"], "status_at": p["status_at"],
          "departed_at": p["departed_at"], "delivered_at": p["delivered_at"]}
