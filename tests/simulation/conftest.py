@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -31,9 +31,21 @@ from xborder.domain.lifecycle import (
 )
 from xborder.domain.orders import OrderStatus
 from xborder.domain.world import World
-from xborder.services.parcels import BAG_STEPS, IN_BAG_STEPS, StepFact
+from xborder.services.capture import capture_batch
+from xborder.services.parcels import (
+    BAG_STEPS,
+    IN_BAG_STEPS,
+    NOT_PARCEL_STEPS,
+    PackOrders,
+    RecordSteps,
+    StepFact,
+    pack_orders,
+    record_steps,
+)
+from xborder.services.planning import Consolidate, PlanFulfilment, consolidate, plan_fulfilment
 from xborder.services.trace import Verify, history_rows, verify
 from xborder.services.world import LoadWorld, load_world
+from xborder.simulation.order_generator import generate_orders
 from xborder.store.schema import inventory, orders
 from xborder.store.schema_planning import consolidations, inventory_reservations, plan_assignments
 from xborder.store.schema_planning import parcels as parcel_table
@@ -46,6 +58,7 @@ from xborder.trace.lifecycle import step_of
 O = OrderStatus  # noqa: E741
 # An order without a parcel has not shipped: these are all it can be.
 UNPACKED = frozenset({O.CAPTURED, O.PAID, O.PLANNED, O.CANCELLED})
+POOL = 40  # orders generated at a time (generate_orders fails if none goes to China)
 
 
 def world_start(world: World) -> datetime:
@@ -59,6 +72,22 @@ def world_platform(engine: Engine, world: World) -> tuple[Platform, SettableCloc
     platform = bootstrap(engine=engine, migrate=False, clock=clock)
     load_world(platform.uow(), LoadWorld(world))
     return platform, clock
+
+
+def packed_and_bagged(platform: Platform, clock: SettableClock, world: World) -> View:
+    """A day of orders (placed yesterday), planned, packed and bagged."""
+    clock.advance(timedelta(days=1))
+    capture_batch(platform.uow(), generate_orders(world, POOL, seed=7, day=world.meta.valid_on))
+    plan_fulfilment(platform.uow(), PlanFulfilment())
+    pack_orders(platform.uow(), PackOrders())
+    consolidate(platform.uow(), Consolidate())
+    return read_view(platform.uow())
+
+
+def step_on(platform: Platform, clock: SettableClock, *facts: tuple[str, Step]) -> None:
+    """Two hours later, one report of ``facts`` (subject, step)."""
+    clock.advance(timedelta(hours=2))
+    record_steps(platform.uow(), RecordSteps(tuple(StepFact(s, x, clock.now()) for s, x in facts)))
 
 
 @pytest.fixture
@@ -275,6 +304,8 @@ def predict(view: View, facts: list[StepFact], now: datetime) -> tuple[str, dict
             if fact.step == Step.DECONSOLIDATED:
                 opened.add(ident)  # its parcels are on their own from here on
         else:
+            if fact.step in NOT_PARCEL_STEPS:  # packing's, bagging's or a bag's own step
+                return "refused", {}
             bag = view.parcels[ident]["consolidation_id"]
             if bag is not None and bag not in opened and fact.step not in IN_BAG_STEPS:
                 return "refused", {}
@@ -294,7 +325,7 @@ def legal_facts(view: View, at: datetime) -> list[StepFact]:
     """Every single fact the lifecycle allows at ``at``, on a parcel or on a bag."""
     out = []
     for p in view.parcels.values():
-        steps = ALLOWED[ParcelStatus(p["status"])] - {Step.CONSOLIDATED}
+        steps = ALLOWED[ParcelStatus(p["status"])] - NOT_PARCEL_STEPS
         bag = p["consolidation_id"]
         if bag is not None and not view.bags[bag]["opened"]:
             steps &= IN_BAG_STEPS
@@ -310,9 +341,8 @@ def legal_facts(view: View, at: datetime) -> list[StepFact]:
     return out
 
 
-def after_facts(view: View, facts: list[StepFact], now: datetime, opening: bool = True) -> View:
-    """The view once ``facts`` (predicted "ok") are recorded; ``opening``: a bag opened by
-    them no longer holds its parcels."""
+def after_facts(view: View, facts: list[StepFact], now: datetime) -> View:
+    """The view once ``facts`` (predicted "ok") are recorded."""
     _verdict, moved = predict(view, facts, now)
     touched = {view.subjects[f.subject] for f in facts}
     bag_ids = {i for k, i in touched if k == "bag"}
@@ -325,6 +355,6 @@ def after_facts(view: View, facts: list[StepFact], now: datetime, opening: bool 
     bags = dict(view.bags)
     for f in facts:
         kind, ident = view.subjects[f.subject]
-        if kind == "bag" and f.step == Step.DECONSOLIDATED and opening:
+        if kind == "bag" and f.step == Step.DECONSOLIDATED:
             bags[ident] = {**bags[ident], "opened": True}
     return View(parcels, bags, view.orders)

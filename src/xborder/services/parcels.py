@@ -47,6 +47,10 @@ BAG_STEPS = frozenset(
     {Step.DEPARTED, Step.ARRIVED, Step.DECONSOLIDATED, Step.EXPORT_HELD, Step.EXPORT_INSPECTED,
      Step.EXPORT_RELEASED, Step.EXPORT_REJECTED}
 )  # fmt: skip
+# Steps recorded by other use cases (packing, bagging) or only on a bag, never on a parcel here.
+NOT_PARCEL_STEPS = frozenset(
+    {Step.ORDER_PLACED, Step.PICKED_PACKED, Step.CONSOLIDATED, Step.DECONSOLIDATED}
+)
 # Steps a parcel inside a closed bag may still take on its own.
 IN_BAG_STEPS = frozenset({Step.EXPORT_HELD, Step.EXPORT_INSPECTED})
 # Who records a step when the fact does not say: the party in custody at that point.
@@ -251,6 +255,9 @@ def _record(uow: UnitOfWork, facts: Sequence[StepFact]) -> StepReport:
                 bag["opened_at"] = at
         else:
             parcel = current[parcel_of[fact.subject]["id"]]
+            if step in NOT_PARCEL_STEPS:
+                raise InvalidValue(f"{fact.subject}.step", "recorded by packing or on a bag, not "
+                                   "on a parcel", step.value)  # fmt: skip
             if parcel["consolidation_id"] in in_closed and step not in IN_BAG_STEPS:
                 raise Conflict(f"parcel {parcel['tracking_no']} is inside bag "
                                f"{parcel['consolidation_id']}: record {step.value} on the bag, "
