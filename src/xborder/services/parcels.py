@@ -349,9 +349,11 @@ def _custodian(
         return str(last["carrier_id"])
     if lane is not None:
         return str(lane["carrier_id"])
+    house = parties["warehouses"].get(str(row.get("warehouse_id")))
+    if house is not None and step not in LAST_MILE_STEPS:  # cleared at the (bonded) warehouse
+        return str(house["operator_id"])
     if last is not None:
         return str(last["carrier_id"])
-    house = parties["warehouses"].get(str(row.get("warehouse_id")))
     if house is None:
         raise InvalidValue(f"{row['sscc']}.party", "no party answers for this step: name one")
     return str(house["operator_id"])

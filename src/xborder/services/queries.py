@@ -115,6 +115,9 @@ def _timeline(
             for pt in timeline.points
             if pt.status != "Order placed"
         ]  # fmt: skip
+    names = uow.world.party_names(sorted({str(p["party"]) for p in points if p["party"]}))
+    for p in points:
+        p["party"] = names.get(str(p["party"]), p["party"])
     return sorted(points, key=lambda p: p["time"])
 
 

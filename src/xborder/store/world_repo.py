@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -119,3 +120,7 @@ class WorldRepository:
 
     def last_mile(self) -> list[dict[str, Any]]:
         return self.rows(last_mile)
+
+    def party_names(self, party_ids: Sequence[str]) -> dict[str, str]:
+        query = select(parties.c.id, parties.c.name).where(parties.c.id.in_(list(party_ids)))
+        return {str(i): str(n) for i, n in self.connection.execute(query)}
