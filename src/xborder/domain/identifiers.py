@@ -49,3 +49,12 @@ def tracking_number(order_id: int) -> str:
 
 def parcel_id(order_id: int) -> str:
     return f"PCL{order_id:012d}"
+
+
+# A hub as an EPCIS read point: the platform's own location URI (hubs have no GLN of their own in
+# the worlds shipped; a party's site is its GLN Digital Link ``https://id.gs1.org/414/<gln>``).
+HUB_URI_PREFIX = "https://xborder.dev/loc/hub/"
+
+
+def hub_uri(hub_id: str) -> str:
+    return f"{HUB_URI_PREFIX}{hub_id}"

@@ -21,7 +21,7 @@ from typing import Any
 
 from xborder.domain.clock import aware_utc
 from xborder.domain.errors import Conflict, InvalidValue, NotFound
-from xborder.domain.identifiers import parcel_id, sscc, tracking_number
+from xborder.domain.identifiers import hub_uri, parcel_id, sscc, tracking_number
 from xborder.domain.lifecycle import (
     ALLOWED_PAIRS,
     ORDER_TRANSITIONS,
@@ -40,7 +40,6 @@ from xborder.store.uow import UnitOfWork
 from xborder.trace.epcis import capture_frame, sscc_link
 from xborder.trace.lifecycle import BTT_ORDER
 
-HUB = "https://xborder.dev/loc/hub/"
 ORDER_TX = "https://xborder.dev/tx/order/"
 # Steps a bag takes as a whole (they move every parcel inside it).
 BAG_STEPS = frozenset(
@@ -131,7 +130,7 @@ def pack_orders(uow: UnitOfWork, command: PackOrders | None = None) -> PackResul
             events.append({
                 "object_key": key, "step": Step.PICKED_PACKED.value, "event_time": at,
                 "tz_offset": tz, "party_id": r["operator_id"],
-                "read_point": f"{HUB}{hub}" if hub else None,
+                "read_point": hub_uri(hub) if hub else None,
             })  # fmt: skip
         uow.parcels.add(parcels)
         uow.planning.consume([p["order_id"] for p in parcels])
@@ -328,12 +327,13 @@ def _events(
         country = _where(step, lane, last)
         place = fact.place
         if place is None and lane is not None and step in BAG_STEPS | {Step.IMPORT_RELEASED}:
-            hub = lane["origin_hub"] if step in (Step.DEPARTED, *IN_BAG_STEPS) else lane["dest_hub"]
+            at_origin = step == Step.DEPARTED or step.value.startswith("export_")
+            hub = lane["origin_hub"] if at_origin else lane["dest_hub"]
             place = hub
         event: dict[str, Any] = {
             "object_key": sscc_link(row["sscc"]), "step": step.value, "event_time": at,
             "tz_offset": utc_offset(country, at), "party_id": party,
-            "read_point": place if place is None or "://" in place else f"{HUB}{place}",
+            "read_point": place if place is None or "://" in place else hub_uri(place),
         }  # fmt: skip
         if bag is not None and step == Step.DECONSOLIDATED:
             event["children"] = [sscc_link(m["sscc"]) for m in members[bag["id"]]]
@@ -364,8 +364,8 @@ def _where(step: Step, lane: dict[str, Any] | None, last: dict[str, Any] | None)
         return str(last["country"])
     if lane is None:
         return None
-    return "CN" if step in (Step.DEPARTED, *IN_BAG_STEPS, Step.EXPORT_RELEASED) else \
-        str(lane["dest_country"])  # fmt: skip
+    at_origin = step == Step.DEPARTED or step.value.startswith("export_")
+    return str(lane["origin_country"]) if at_origin else str(lane["dest_country"])
 
 
 def _move_orders(uow: UnitOfWork, order_ids: set[int]) -> dict[str, int]:

@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 
 from xborder.domain.errors import NotFound
+from xborder.domain.identifiers import hub_uri
 from xborder.domain.lifecycle import InvalidTransition, ParcelStatus, Step
 from xborder.domain.money import minor_units
 from xborder.domain.orders import OrderStatus
+from xborder.domain.timezones import utc_offset
 from xborder.planning.consolidation import (
     DEFAULT_LIMITS,
     OVERSIZE_LIMITS,
@@ -290,9 +292,12 @@ def _aggregations(
                    participants=(carriers[c["id"]],))
         for c in con_rows
     ]  # fmt: skip
+    hubs = {lid: lane for lid, lane in uow.parcels.route_parties()["lanes"].items()}
     events = [
         {"object_key": sscc_link(c["sscc"]), "step": Step.CONSOLIDATED.value, "event_time": now,
-         "tz_offset": "+00:00", "party_id": carriers[c["id"]],
+         "tz_offset": utc_offset(hubs[c["lane_id"]]["origin_country"], now),
+         "party_id": carriers[c["id"]],
+         "read_point": hub_uri(hubs[c["lane_id"]]["origin_hub"]),
          "children": [sscc_link(p["sscc"]) for p in members[c["id"]]]}
         for c in con_rows
     ]  # fmt: skip

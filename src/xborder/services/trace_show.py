@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from xborder.domain.errors import InvalidValue
+from xborder.domain.identifiers import HUB_URI_PREFIX
 from xborder.services.trace_capture import epoch_ms, hash_id_of
 from xborder.services.trace_read import READ_COLUMNS, resolve
 from xborder.store.trace_repo import TraceRepository
@@ -23,7 +24,7 @@ from xborder.trace.exceptions import Checkpoint, Finding, Thresholds, findings
 from xborder.trace.lifecycle import LIFECYCLE, step_of
 from xborder.trace.visibility import Viewer
 
-HUB_PREFIX = "https://xborder.dev/loc/hub/"
+HUB_PREFIX = HUB_URI_PREFIX
 WAREHOUSE_PREFIX = "https://xborder.dev/loc/warehouse/"
 _GLN = re.compile(r"^https://id\.gs1\.org/414/(\d{13})(?:/.*)?$")
 

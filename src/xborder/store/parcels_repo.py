@@ -14,7 +14,15 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
-from xborder.store.schema import lanes, last_mile, order_lines, orders, products, warehouses
+from xborder.store.schema import (
+    hubs,
+    lanes,
+    last_mile,
+    order_lines,
+    orders,
+    products,
+    warehouses,
+)
 from xborder.store.schema_planning import consolidations, parcels, plan_assignments
 
 CHUNK = 500
@@ -289,7 +297,8 @@ class ParcelRepository:
             "lanes": {
                 str(r.id): dict(r._mapping) for r in self.connection.execute(
                     select(lanes.c.id, lanes.c.carrier_id, lanes.c.origin_hub, lanes.c.dest_hub,
-                           lanes.c.dest_country))
+                           lanes.c.dest_country, hubs.c.country.label("origin_country"))
+                    .join(hubs, hubs.c.id == lanes.c.origin_hub))
             },
             "last_mile": {
                 str(r.id): dict(r._mapping) for r in self.connection.execute(
