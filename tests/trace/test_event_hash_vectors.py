@@ -10,11 +10,9 @@ import pytest
 from xborder.trace.event_hash import CbvVersion, hash_document
 
 # Vendored copies (tests/data/epcis/README.md says where they come from), so the suite runs on any
-# clone, with no ../shared folder beside it.
+# clone, with nothing beside it.
 EPCIS_DATA = Path(__file__).resolve().parents[1] / "data" / "epcis"
 VECTORS = EPCIS_DATA / "event-hash-vectors"
-# old name, still imported by test_import.py (its owner may switch to EPCIS_DATA)
-SHARED = EPCIS_DATA
 
 
 def _cases() -> list[tuple[str, CbvVersion]]:
