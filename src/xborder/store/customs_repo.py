@@ -5,13 +5,14 @@ FX rates, products' consumption-tax flag, parcels' waybill numbers), so services
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, bindparam, func, select, text, update
 
+from xborder.store.chunks import chunks
 from xborder.store.schema import (
     fx_rates,
     lanes,
@@ -82,11 +83,6 @@ _LINE_SCHEMA: dict[str, Any] = {
 }  # fmt: skip
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class CustomsRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -95,7 +91,7 @@ class CustomsRepository:
     def annual_totals(self, buyer_ids: Sequence[str], year: int) -> pl.DataFrame:
         rows: list[tuple[str, int]] = []
         table = customs_buyer_annual
-        for chunk in _chunks(sorted(set(buyer_ids))):
+        for chunk in chunks(sorted(set(buyer_ids)), CHUNK):
             query = select(table.c.buyer_id, table.c.total_minor).where(
                 table.c.year == year, table.c.buyer_id.in_(chunk)
             )
@@ -138,7 +134,7 @@ class CustomsRepository:
         packed, its parcel's tracking number and line-haul carrier (one row per declaration)."""
         d, o = customs_declarations.c, orders.c
         rows: list[tuple[Any, ...]] = []
-        for chunk in _chunks(sorted(set(order_ids))):
+        for chunk in chunks(sorted(set(order_ids)), CHUNK):
             columns = [
                 *(d[n] for n in _DECLARED_DECL),
                 *(o[n] for n in _DECLARED_ORDER),
@@ -160,7 +156,7 @@ class CustomsRepository:
         """The stored payments of these orders, oldest first per order."""
         p = payments.c
         rows: list[tuple[Any, ...]] = []
-        for chunk in _chunks(sorted(set(order_ids))):
+        for chunk in chunks(sorted(set(order_ids)), CHUNK):
             query = select(
                 p.order_id, p.id, p.provider, p.transaction_id, p.payer_name, p.payer_id_number,
                 p.amount_minor, p.currency,
@@ -172,7 +168,7 @@ class CustomsRepository:
         """The lines of these orders (order_id, line_no, sku, hs_code, qty, unit_price_minor)."""
         ln = order_lines.c
         rows: list[tuple[Any, ...]] = []
-        for chunk in _chunks(sorted(set(order_ids))):
+        for chunk in chunks(sorted(set(order_ids)), CHUNK):
             query = select(
                 ln.order_id, ln.line_no, ln.sku, ln.hs_code, ln.qty, ln.unit_price_minor
             ).where(ln.order_id.in_(chunk))
@@ -183,7 +179,7 @@ class CustomsRepository:
     def declared(self, order_nos: Sequence[str]) -> set[str]:
         found: set[str] = set()
         col = customs_declarations.c.order_no
-        for chunk in _chunks(list(order_nos)):
+        for chunk in chunks(list(order_nos), CHUNK):
             found.update(
                 str(r[0]) for r in self.connection.execute(select(col).where(col.in_(chunk)))
             )
@@ -198,7 +194,7 @@ class CustomsRepository:
         self.connection.execute(customs_declarations.insert(), rows)
         ids: list[tuple[int, str]] = []
         col = customs_declarations.c
-        for chunk in _chunks([r["order_no"] for r in rows]):
+        for chunk in chunks([r["order_no"] for r in rows], CHUNK):
             query = select(col.id, col.status).where(col.order_no.in_(chunk))
             ids.extend((int(r[0]), str(r[1])) for r in self.connection.execute(query))
         self.connection.execute(
@@ -218,7 +214,7 @@ class CustomsRepository:
         """The declarations of these order numbers, by order number (absent ones left out)."""
         col = customs_declarations.c.order_no
         found: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(sorted(set(order_nos))):
+        for chunk in chunks(sorted(set(order_nos)), CHUNK):
             query = select(customs_declarations).where(col.in_(chunk))
             found.update(
                 (str(r["order_no"]), dict(r)) for r in self.connection.execute(query).mappings()
@@ -229,7 +225,7 @@ class CustomsRepository:
         """Order id -> (order number, status) of the orders that have a declaration."""
         d = customs_declarations.c
         found: dict[int, tuple[str, str]] = {}
-        for chunk in _chunks(sorted(set(order_ids))):
+        for chunk in chunks(sorted(set(order_ids)), CHUNK):
             query = select(d.order_id, d.order_no, d.status).where(d.order_id.in_(chunk))
             found.update(
                 (int(r[0]), (str(r[1]), str(r[2]))) for r in self.connection.execute(query)
@@ -262,7 +258,7 @@ class CustomsRepository:
         """The highest event number of each declaration (0 when it has none)."""
         ev = customs_declaration_events.c
         found = {int(i): 0 for i in declaration_ids}
-        for chunk in _chunks(sorted(found)):
+        for chunk in chunks(sorted(found), CHUNK):
             query = (
                 select(ev.declaration_id, func.max(ev.seq))
                 .where(ev.declaration_id.in_(chunk))
@@ -275,7 +271,7 @@ class CustomsRepository:
         """The receipt codes each declaration's history holds."""
         ev = customs_declaration_events.c
         found: dict[int, set[str]] = {int(i): set() for i in declaration_ids}
-        for chunk in _chunks(sorted(found)):
+        for chunk in chunks(sorted(found), CHUNK):
             query = select(ev.declaration_id, ev.code).where(
                 ev.declaration_id.in_(chunk), ev.code.is_not(None)
             )

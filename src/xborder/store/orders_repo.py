@@ -14,6 +14,7 @@ import polars as pl
 from sqlalchemy import Connection, and_, case, func, select, tuple_, update
 
 from xborder.domain.orders import OrderStatus
+from xborder.store.chunks import chunks
 from xborder.store.schema import order_lines, orders, payments
 from xborder.store.schema_customs import customs_declarations
 
@@ -81,7 +82,7 @@ class OrderRepository:
                 copy.write(chunk.write_csv(include_header=False, null_value=""))
 
     def set_status(self, ids: Sequence[int], status: OrderStatus) -> None:
-        for chunk in _chunks(list(ids), KEY_CHUNK):
+        for chunk in chunks(list(ids), KEY_CHUNK):
             self.connection.execute(
                 update(orders).where(orders.c.id.in_(chunk)).values(status=status.value)
             )
@@ -91,7 +92,7 @@ class OrderRepository:
         """Stored ids for the given (channel, external_id) pairs."""
         found: list[tuple[str, str, int]] = []
         pairs = list(keys.select("channel", "external_id").unique().iter_rows())
-        for chunk in _chunks(pairs, KEY_CHUNK):
+        for chunk in chunks(pairs, KEY_CHUNK):
             query = select(orders.c.channel, orders.c.external_id, orders.c.id).where(
                 tuple_(orders.c.channel, orders.c.external_id).in_(chunk)
             )
@@ -106,7 +107,7 @@ class OrderRepository:
         placed = ORDER_COLUMNS.index("placed_at")
         order_rows: list[list[Any]] = []
         line_rows: list[tuple[Any, ...]] = []
-        for chunk in _chunks(list(ids), KEY_CHUNK):
+        for chunk in chunks(list(ids), KEY_CHUNK):
             for row in self.connection.execute(select(orders).where(orders.c.id.in_(chunk))):
                 values = list(row)
                 values[placed] = _utc(values[placed])
@@ -154,7 +155,7 @@ class OrderRepository:
         if ids is not None:
             return _merge_summaries(
                 self.connection.execute(query.where(orders.c.id.in_(chunk))).mappings().all()
-                for chunk in _chunks(list(ids), 20_000)
+                for chunk in chunks(list(ids), 20_000)
             )
         return [dict(r) for r in self.connection.execute(query).mappings()]
 
@@ -202,7 +203,7 @@ class OrderRepository:
     def stored_payments(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
         """Stored payments by (provider, transaction id), for the keys given."""
         found: dict[tuple[str, str], Any] = {}
-        for chunk in _chunks(sorted(set(keys)), KEY_CHUNK):
+        for chunk in chunks(sorted(set(keys)), KEY_CHUNK):
             query = select(payments).where(
                 tuple_(payments.c.provider, payments.c.transaction_id).in_(chunk)
             )
@@ -219,7 +220,7 @@ class OrderRepository:
         out: list[int] = []
         o = orders.c
         due = o.goods_minor + o.freight_minor + o.insurance_minor - o.discount_minor
-        for chunk in _chunks(sorted({int(i) for i in ids}), KEY_CHUNK):
+        for chunk in chunks(sorted({int(i) for i in ids}), KEY_CHUNK):
             paid = (
                 select(payments.c.order_id, func.sum(payments.c.amount_minor).label("paid"))
                 .where(payments.c.order_id.in_(chunk)).group_by(payments.c.order_id).subquery()
@@ -230,7 +231,7 @@ class OrderRepository:
 
     def statuses(self, ids: Sequence[int]) -> dict[int, str]:
         out: dict[int, str] = {}
-        for chunk in _chunks(sorted({int(i) for i in ids}), KEY_CHUNK):
+        for chunk in chunks(sorted({int(i) for i in ids}), KEY_CHUNK):
             query = select(orders.c.id, orders.c.status).where(orders.c.id.in_(chunk))
             out.update((int(i), str(s)) for i, s in self.connection.execute(query))
         return out
@@ -256,11 +257,6 @@ class OrderRepository:
     def payments_for(self, order_id: int) -> list[dict[str, Any]]:
         query = select(payments).where(payments.c.order_id == order_id).order_by(payments.c.id)
         return [dict(r) for r in self.connection.execute(query).mappings()]
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:

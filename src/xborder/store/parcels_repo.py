@@ -7,13 +7,14 @@ cases (``xborder.services.parcels``) are the only writers of a parcel's status.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
+from xborder.store.chunks import chunks
 from xborder.store.schema import (
     hubs,
     lanes,
@@ -39,11 +40,6 @@ PARCEL_SCHEMA: dict[str, Any] = {
     "packed_at": pl.Datetime("us", "UTC"), "departed_at": pl.Datetime("us", "UTC"),
     "delivered_at": pl.Datetime("us", "UTC"), "declared": pl.Boolean,
 }  # fmt: skip
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 def _utc(value: Any) -> Any:
@@ -108,7 +104,7 @@ class ParcelRepository:
         if order_ids is None:
             return [dict(r._mapping) for r in self.connection.execute(query)]
         out: list[dict[str, Any]] = []
-        for chunk in _chunks(sorted({int(i) for i in order_ids})):
+        for chunk in chunks(sorted({int(i) for i in order_ids}), CHUNK):
             found = self.connection.execute(query.where(o.id.in_(chunk)))
             out.extend(dict(r._mapping) for r in found)
         return out
@@ -125,7 +121,7 @@ class ParcelRepository:
         """Parcels whose tracking number or SSCC is among ``subjects`` (with a ``subject``
         column saying which of the two matched)."""
         rows: list[Any] = []
-        for chunk in _chunks(sorted(set(subjects))):
+        for chunk in chunks(sorted(set(subjects)), CHUNK):
             rows.extend(self.connection.execute(self._select().where(
                 or_(parcels.c.tracking_no.in_(chunk), parcels.c.sscc.in_(chunk)))))  # fmt: skip
         frame = _frame(rows)
@@ -136,13 +132,13 @@ class ParcelRepository:
 
     def by_ids(self, parcel_ids: Sequence[str]) -> pl.DataFrame:
         rows: list[Any] = []
-        for chunk in _chunks(sorted(set(parcel_ids))):
+        for chunk in chunks(sorted(set(parcel_ids)), CHUNK):
             rows.extend(self.connection.execute(self._select().where(parcels.c.id.in_(chunk))))
         return _frame(rows)
 
     def of_orders(self, order_ids: Sequence[int]) -> pl.DataFrame:
         rows: list[Any] = []
-        for chunk in _chunks(sorted({int(i) for i in order_ids})):
+        for chunk in chunks(sorted({int(i) for i in order_ids}), CHUNK):
             rows.extend(self.connection.execute(
                 self._select().where(parcels.c.order_id.in_(chunk))))  # fmt: skip
         return _frame(rows)
@@ -155,7 +151,7 @@ class ParcelRepository:
         """Bags by id, SSCC or master waybill."""
         c = consolidations.c
         out: list[dict[str, Any]] = []
-        for chunk in _chunks(sorted(set(subjects))):
+        for chunk in chunks(sorted(set(subjects)), CHUNK):
             out.extend(dict(r._mapping) for r in self.connection.execute(
                 select(c.id, c.sscc, c.master_waybill, c.lane_id, c.status, c.status_at,
                        c.opened_at, c.departure_date)
@@ -175,7 +171,7 @@ class ParcelRepository:
     def members(self, bag_ids: Sequence[str]) -> pl.DataFrame:
         """The parcels inside these bags."""
         rows: list[Any] = []
-        for chunk in _chunks(sorted(set(bag_ids))):
+        for chunk in chunks(sorted(set(bag_ids)), CHUNK):
             rows.extend(self.connection.execute(
                 self._select().where(parcels.c.consolidation_id.in_(chunk))))  # fmt: skip
         return _frame(rows)
@@ -183,7 +179,7 @@ class ParcelRepository:
     def opened(self, bag_ids: Sequence[str]) -> set[str]:
         c = consolidations.c
         found: set[str] = set()
-        for chunk in _chunks(sorted(set(bag_ids))):
+        for chunk in chunks(sorted(set(bag_ids)), CHUNK):
             found.update(str(r[0]) for r in self.connection.execute(
                 select(c.id).where(c.id.in_(chunk), c.opened_at.is_not(None))))  # fmt: skip
         return found
@@ -220,7 +216,7 @@ class ParcelRepository:
 
     def order_statuses(self, order_ids: Sequence[int]) -> dict[int, str]:
         out: dict[int, str] = {}
-        for chunk in _chunks(sorted({int(i) for i in order_ids})):
+        for chunk in chunks(sorted({int(i) for i in order_ids}), CHUNK):
             out.update((int(i), str(s)) for i, s in self.connection.execute(
                 select(orders.c.id, orders.c.status).where(orders.c.id.in_(chunk))))  # fmt: skip
         return out

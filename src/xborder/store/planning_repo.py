@@ -7,7 +7,7 @@ consumes them (the units leave the shelf: on_hand and reserved both go down).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from xborder.domain.errors import Conflict
+from xborder.store.chunks import chunks
 from xborder.store.schema import (
     fx_rates,
     inventory,
@@ -33,11 +34,6 @@ from xborder.store.schema_planning import (
 )
 
 CHUNK = 400
-
-
-def _chunks(items: Sequence[int]) -> Iterator[list[int]]:
-    for start in range(0, len(items), CHUNK):
-        yield [int(i) for i in items[start : start + CHUNK]]
 
 
 class PlanningRepository:
@@ -59,7 +55,7 @@ class PlanningRepository:
         if ids is None:
             rows = list(self.connection.execute(query).all())
         else:
-            for chunk in _chunks(sorted(set(ids))):
+            for chunk in chunks(sorted(set(ids)), CHUNK):
                 rows.extend(self.connection.execute(query.where(orders.c.id.in_(chunk))).all())
         return [
             (int(r[0]), str(r[1]), r[2] if r[2].tzinfo else r[2].replace(tzinfo=UTC), r[3], r[4])
@@ -80,7 +76,7 @@ class PlanningRepository:
         if ids is None:
             rows = list(self.connection.execute(query).all())
         else:
-            for chunk in _chunks(sorted(set(ids))):
+            for chunk in chunks(sorted(set(ids)), CHUNK):
                 rows.extend(
                     self.connection.execute(query.where(order_lines.c.order_id.in_(chunk))).all()
                 )
@@ -160,7 +156,7 @@ class PlanningRepository:
     def _held(self, order_ids: Sequence[int]) -> dict[tuple[str, str], int]:
         held: dict[tuple[str, str], int] = {}
         r = inventory_reservations.c
-        for chunk in _chunks(order_ids):
+        for chunk in chunks(order_ids, CHUNK):
             for w, s, q in self.connection.execute(
                 select(r.warehouse_id, r.sku, func.sum(r.qty))
                 .where(r.order_id.in_(chunk)).group_by(r.warehouse_id, r.sku)
@@ -183,7 +179,7 @@ class PlanningRepository:
     def release(self, order_ids: Sequence[int]) -> int:
         """Give planned, unpacked orders' stock back, drop their plan, restore their status."""
         self._shift(self._held(order_ids), reserved=-1, on_hand=0)
-        for chunk in _chunks(order_ids):
+        for chunk in chunks(order_ids, CHUNK):
             prior = self.connection.execute(
                 select(plan_assignments.c.order_id, plan_assignments.c.prior_status)
                 .where(plan_assignments.c.order_id.in_(chunk))
@@ -205,7 +201,7 @@ class PlanningRepository:
     def consume(self, order_ids: Sequence[int]) -> None:
         """Packing: the reserved units leave the shelf (on_hand and reserved both go down)."""
         self._shift(self._held(order_ids), reserved=-1, on_hand=-1)
-        for chunk in _chunks(order_ids):
+        for chunk in chunks(order_ids, CHUNK):
             self.connection.execute(
                 delete(inventory_reservations).where(inventory_reservations.c.order_id.in_(chunk))
             )

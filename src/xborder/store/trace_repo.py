@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, func, select, text
 
+from xborder.store.chunks import chunks
 from xborder.store.schema_trace import (
     trace_batches,
     trace_events,
@@ -43,11 +44,6 @@ def _row_type(columns: tuple[str, ...]) -> Any:
     return namedtuple("TraceRow", columns)
 
 
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class TraceRepository(TraceLookups):
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -66,7 +62,7 @@ class TraceRepository(TraceLookups):
         out: list[tuple[Any, ...]] = []
         cursor = self._raw()
         try:
-            for part in _chunks(list(values)):
+            for part in chunks(list(values), _CHUNK):
                 if self.postgres:
                     cursor.execute(sql.replace("{in_}", "= ANY(%s)"), (*before, list(part)))
                 else:
@@ -150,7 +146,7 @@ class TraceRepository(TraceLookups):
     def objects(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
         stmt = select(trace_objects).where(trace_objects.c.id.in_(bindparam("ids", expanding=True)))
-        for part in _chunks(list(ids)):
+        for part in chunks(list(ids), _CHUNK):
             for row in self.connection.execute(stmt, {"ids": list(part)}):
                 out[int(row.id)] = dict(row._mapping)
         return out
