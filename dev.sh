@@ -40,10 +40,20 @@ ensure_postgres() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 }
 
+ensure_chromium() {
+  # The report test opens the HTML report in a real headless Chromium (the Debian package).
+  if [ -x /usr/bin/chromium ]; then
+    return 0
+  fi
+  echo "Installing Chromium (Debian package) for the report's browser test..." >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
 command="${1:-}"; shift || true
 case "$command" in
   demo)  setup; exec .venv/bin/xborder demo "$@" ;;
-  test)  setup; ensure_postgres; exec .venv/bin/python -m pytest "$@" ;;
+  test)  setup; ensure_postgres; ensure_chromium; exec .venv/bin/python -m pytest "$@" ;;
   lint)  setup; .venv/bin/ruff check src tests benchmarks; .venv/bin/ruff format --check src tests benchmarks; .venv/bin/mypy; exec .venv/bin/lint-imports ;;
   bench) setup; ensure_postgres; name="${1:?bench needs a name}"; shift; exec .venv/bin/python "benchmarks/bench_${name}.py" "$@" ;;
   *) echo "usage: bash dev.sh {demo|test|lint|bench NAME} [options]" >&2; exit 2 ;;

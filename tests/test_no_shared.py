@@ -34,6 +34,8 @@ THIS = Path(__file__).resolve()
 ALLOWED_ABSOLUTE = {
     # tests/pg_server.py: where Debian/Ubuntu install the PostgreSQL server binaries
     "/usr/lib/postgresql/*/bin/pg_ctl",
+    # browser tests: where Debian installs Chromium (a program the tests drive, not data)
+    "/usr/bin/chromium",
 }
 _FS_ROOTS = (
     "bin|boot|dev|etc|home|lib|lib64|media|mnt|opt|proc|root|run|sbin|srv|sys|tmp|usr|var|"

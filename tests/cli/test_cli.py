@@ -33,17 +33,29 @@ GOOD = {
 }  # fmt: skip
 
 
-def test_demo_follows_a_day_of_orders_to_now_and_reads_at_80_columns(store: Path) -> None:
-    result = runner.invoke(app, ["demo", "--orders", "150", "--seed", "3", "--json"])
+def test_demo_follows_a_day_of_orders_to_now_and_reads_at_80_columns(
+    store: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "report"
+    result = runner.invoke(app, ["demo", "--orders", "150", "--seed", "3", "--json",
+                                 "--report", str(report)])  # fmt: skip
     assert result.exit_code == 0, result.output
-    sections = {s["title"]: s["summary"] for s in json.loads(result.output)}
+    answer = json.loads(result.output)
+    sections = {s["title"]: s["summary"] for s in answer["sections"]}
+    # it ends with siloed against integrated, and the report's path
+    compared = {r["KPI"]: r for r in answer["comparison"]["rows"]}
+    assert Path(answer["comparison"]["report"]) == report / "report.html"
+    assert (report / "report.html").is_file() and (report / "kpis.json").is_file()
+    assert compared["unbroken record"]["better"] == "yes"
     orders = sections["Orders"]
     assert orders["captured"] == 150 and orders["rejected"] == 0
     assert orders["delivered"] > 0 and orders["delivered"] <= orders["shipped"]
     assert sections["Trace ledger"]["verified"] is True
     assert sections["Money (settlement ledger)"]["deliveries_released"] == orders["delivered"]
-    again = runner.invoke(app, ["demo", "--orders", "150", "--seed", "3", "--json"])
-    repeat = {s["title"]: s["summary"] for s in json.loads(again.output)}
+    again = runner.invoke(app, ["demo", "--orders", "150", "--seed", "3", "--json",
+                                "--no-compare"])  # fmt: skip
+    repeat = {s["title"]: s["summary"] for s in json.loads(again.output)["sections"]}
+    assert json.loads(again.output)["comparison"] is None
     assert repeat["Orders"]["captured"] == 0 and repeat["Orders"]["already_stored"] == 150
     assert repeat["Trace ledger"]["events_written"] == 0 and repeat["Trace ledger"]["verified"]
 

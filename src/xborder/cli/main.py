@@ -16,6 +16,8 @@ import xborder.cli.settle as settle
 import xborder.cli.trace as trace
 from xborder.cli import orders, parcels, plan, world
 from xborder.cli.common import JSON_OPTION, console, emit_json, fail, platform, table
+from xborder.cli.simulate import simulate
+from xborder.cli.synergy import synergy
 from xborder.domain.errors import DomainError
 
 app = typer.Typer(
@@ -61,12 +63,16 @@ def demo(
     day: str | None = typer.Option(
         None, help="The order day (YYYY-MM-DD, in the past; default: three weeks ago)."
     ),
+    compare: bool = typer.Option(
+        True, help="End with siloed against integrated on small throw-away stores."
+    ),
+    report: Path = typer.Option(Path("xborder-demo-report"), help="Folder of that report."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """A day of the demo world's orders followed through the platform until now."""
     from xborder.bootstrap import bootstrap, wall_clock
     from xborder.cli.common import progress_bar
-    from xborder.simulation.demo import demo_clock, run_demo
+    from xborder.simulation.demo import compare_scenarios, demo_clock, run_demo
 
     try:
         the_day = date.fromisoformat(day) if day else None
@@ -81,10 +87,18 @@ def demo(
         with progress_bar(not as_json) as update:
             sections = run_demo(store, clock, orders=orders, seed=seed, order_day=order_day,
                                 until=now, progress=update)  # fmt: skip
+            compared = (compare_scenarios(order_day, report, seed=seed, progress=update)
+                        if compare else None)  # fmt: skip
     except DomainError as exc:
         fail(str(exc))
     if as_json:
-        emit_json([{"title": s.title, "summary": s.summary, "table": s.table} for s in sections])
+        emit_json({
+            "sections": [{"title": s.title, "summary": s.summary, "table": s.table}
+                         for s in sections],
+            "comparison": None if compared is None else {
+                "rows": compared.rows, "report": str(compared.report),
+                "kpis": str(compared.kpis_json)},
+        })  # fmt: skip
         return
     console.print(f"[bold]xborder demo[/] on {store.url}")
     for section in sections:
@@ -92,6 +106,13 @@ def demo(
         console.print(table(rows))
         if section.table:
             console.print(table(section.table))
+    if compared is not None:
+        console.print(table(compared.rows, title="Siloed against integrated (small study)"))
+        console.print(f"Report: {compared.report}")
+
+
+app.command("simulate")(simulate)
+app.command("synergy")(synergy)
 
 
 def main() -> None:

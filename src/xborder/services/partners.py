@@ -56,7 +56,8 @@ def _shipments(uow: UnitOfWork, bag_statuses: tuple[str, ...], parcel_statuses: 
         if p["status"] == P.PACKED.value and bool(p["declared"]) != at_customs:
             continue  # in the buyer's country: a declared parcel clears customs before delivery
         out.append(Shipment(p["tracking_no"], "parcel", str(p["status"]), p["status_at"],
-                            p["lane_id"], p["last_mile_id"], None, int(p["order_id"])))  # fmt: skip
+                            p["lane_id"], p["last_mile_id"], None, int(p["order_id"]),
+                            p["destination_country"]))  # fmt: skip
     return out
 
 

@@ -189,6 +189,9 @@ class Consolidate:
     departures at their cut-off)."""
 
     departing_by: date | None = None
+    # Parcels handed to the carrier loose, one per shipment (no consolidation by the platform):
+    # the siloed way, which the simulator compares against.
+    one_per_bag: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +241,7 @@ def _consolidate(uow: UnitOfWork, cmd: Consolidate) -> ConsolidationResult:
                 continue
             items = [group[i] for i in np.flatnonzero(pick).tolist()]
             w, v = gw[pick], gv[pick]
-            bins = first_fit_decreasing(w, v, limits)
+            bins = np.arange(w.size) if cmd.one_per_bag else first_fit_decreasing(w, v, limits)
             fills = fill_rates(w, v, bins, limits)
             for b in range(int(bins.max()) + 1):
                 seq += 1

@@ -30,6 +30,7 @@ class Shipment:
     last_mile_id: str | None
     departure_date: date | None
     order_id: int | None = None
+    country: str | None = None  # a parcel's destination country
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,7 @@ from xborder.services.ports import (
     Shipment,
     TrackingEvent,
 )
+from xborder.simulation.config import Disruption
 
 Z95 = 1.6448536269514722  # standard normal 95th percentile
 P = ParcelStatus
@@ -58,15 +59,35 @@ def _hours(rng: np.random.Generator, low: float, high: float) -> timedelta:
 
 @dataclass
 class SimulatedCarriers:
-    """Every carrier of the world: line haul by lane, hubs, last mile by service."""
+    """Every carrier of the world: line haul by lane, hubs, last mile by service.
+
+    ``disruptions`` (from ``first_day`` on) move departures: a delayed flight leaves late, a
+    closed port or a cut capacity holds bags until the first departure after it. Parcels handed
+    over ``loose`` (not bagged by the platform) are sorted at the carrier's hub first and leave
+    ``loose_delay_hours`` later. A share ``untracked`` of parcels go with last-mile carriers
+    that are not connected: their scans reach the platform only with the next scan after them.
+    """
 
     world: World
     seed: int
+    disruptions: tuple[Disruption, ...] = ()
+    first_day: date | None = None
+    loose: bool = False
+    loose_delay_hours: float = 0.0
+    untracked: float = 0.0
+    _closed: dict[str, list[Disruption]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.lanes: dict[str, Lane] = {ln.id: ln for ln in self.world.lanes}
         self.last_mile: dict[str, LastMileCarrier] = {m.id: m for m in self.world.last_mile}
         self.hub_country = {h.id: h.country for h in self.world.hubs}
+        for lane in self.world.lanes:
+            countries = {self.hub_country.get(lane.origin_hub), lane.dest_country}
+            self._closed[lane.id] = [
+                d for d in self.disruptions
+                if d.kind != "customs_slowdown"
+                and (d.lane in (None, lane.id)) and (d.country is None or d.country in countries)
+            ]  # fmt: skip
 
     def track(self, shipments: Sequence[Shipment], until: datetime) -> list[TrackingEvent]:
         out: list[TrackingEvent] = []
@@ -80,7 +101,29 @@ class SimulatedCarriers:
         hour, minute = (int(x) for x in lane.cutoff.split(":"))
         day = s.departure_date or s.since.date()
         local = datetime.combine(day, time(hour, minute), tzinfo=zone) + timedelta(hours=3)
-        return max(local.astimezone(UTC), s.since + timedelta(hours=1))
+        leaves = max(local.astimezone(UTC), s.since + timedelta(hours=1))
+        if self.loose:
+            leaves += timedelta(hours=self.loose_delay_hours)
+        return self._disrupted(lane, s, leaves, zone, (hour, minute))
+
+    def _disrupted(self, lane: Lane, s: Shipment, leaves: datetime, zone: ZoneInfo,
+                   cutoff: tuple[int, int]) -> datetime:  # fmt: skip
+        if self.first_day is None:
+            return leaves
+        for d in self._closed.get(lane.id, ()):
+            on = leaves.astimezone(zone).date()
+            if not d.active(self.first_day, on):
+                continue
+            if d.kind == "delayed_departure":
+                leaves += timedelta(hours=d.hours)
+                continue
+            held = d.kind == "port_closure" or (
+                _rng(self.seed, s.subject, "capacity", on.isoformat()).random() >= d.factor
+            )
+            if held:  # the first departure after it: the reopening day's cut-off
+                reopen = datetime.combine(d.ends(self.first_day), time(*cutoff), tzinfo=zone)
+                leaves = max(leaves, (reopen + timedelta(hours=3)).astimezone(UTC))
+        return leaves
 
     def _bag(self, s: Shipment, until: datetime) -> list[TrackingEvent]:
         lane = self.lanes.get(s.lane_id or "")
@@ -144,7 +187,13 @@ class SimulatedCarriers:
                 out.append(TrackingEvent(s.subject, Step.DELIVERED, done))
         if status == P.DAMAGED.value:
             out.append(TrackingEvent(s.subject, Step.DELIVERED, at + timedelta(minutes=2)))
-        return [e for e in out if e.at <= until]
+        seen = [e for e in out if e.at <= until]
+        if seen and seen[-1].step == Step.OUT_FOR_DELIVERY and self._untracked(s.subject):
+            return []  # an unconnected carrier: the scan arrives with the next one
+        return seen
+
+    def _untracked(self, subject: str) -> bool:
+        return self.untracked > 0 and _rng(self.seed, subject, "tracked").random() < self.untracked
 
 
 @dataclass
@@ -156,6 +205,9 @@ class SimulatedCustoms:
     hold: float = 0.02
     inspect: float = 0.03
     reject: float = 0.002
+    document_error: float = 0.0  # declarations whose documents disagree: held until corrected
+    disruptions: tuple[Disruption, ...] = ()
+    first_day: date | None = None
 
     def _fate(self, subject: str) -> str:
         draw = _rng(self.seed, subject, "customs").random()
@@ -163,15 +215,28 @@ class SimulatedCustoms:
                             ("inspect", self.reject + self.hold + self.inspect)):  # fmt: skip
             if draw < below:
                 return fate
+        if _rng(self.seed, subject, "documents").random() < self.document_error:
+            return "hold"
         return "release"
+
+    def _slowdown(self, s: Shipment) -> float:
+        factor = 1.0
+        if self.first_day is None:
+            return factor
+        for d in self.disruptions:
+            if (d.kind == "customs_slowdown" and d.country in (None, s.country)
+                    and d.active(self.first_day, s.since.date())):  # fmt: skip
+                factor *= d.factor
+        return factor
 
     def decide(self, shipments: Sequence[Shipment], until: datetime) -> list[CustomsOutcome]:
         out: list[CustomsOutcome] = []
         for s in shipments:
             fate = self._fate(s.subject)
             rng = _rng(self.seed, s.subject, s.status, s.since.isoformat())
+            slow = self._slowdown(s)
             if s.status in (P.ARRIVED.value, P.PACKED.value):  # at the border, or the bonded zone
-                at = s.since + _hours(rng, 2, 30)
+                at = s.since + _hours(rng, 2, 30) * slow
                 first = {
                     "release": CustomsOutcome(s.subject, Step.IMPORT_RELEASED, at,
                                               ("120", "399", "800")),
@@ -185,7 +250,7 @@ class SimulatedCustoms:
                 outcome = CustomsOutcome(s.subject, Step.RETURNED, s.since + timedelta(days=5))
             elif s.status == P.IMPORT_HELD.value:
                 codes = ("399", "800") if fate == "hold" else ("800",)
-                at = s.since + _hours(rng, 20, 72)
+                at = s.since + _hours(rng, 20, 72) * slow
                 outcome = CustomsOutcome(s.subject, Step.IMPORT_RELEASED, at, codes)
             else:
                 outcome = None

@@ -117,3 +117,18 @@ parcels = Table(
 Index("ix_parcels_lane_departure", parcels.c.lane_id, parcels.c.departure_date)
 Index("ix_parcels_status", parcels.c.status)
 Index("ix_parcels_consolidation_id", parcels.c.consolidation_id)
+
+# Stock on its way to a warehouse (an advance shipping notice): announced when the seller orders
+# it, received into ``inventory.on_hand`` when it arrives. ``ref`` makes both steps idempotent.
+inbound_shipments = Table(
+    "inbound_shipments",
+    metadata,
+    Column("ref", String(64), primary_key=True),
+    Column("warehouse_id", String(64), ForeignKey("warehouses.id"), nullable=False),
+    Column("sku", String(64), ForeignKey("products.sku"), nullable=False),
+    Column("qty", BigInteger, nullable=False),
+    Column("announced_at", DateTime(timezone=True), nullable=False),
+    Column("expected_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=True),
+    Index("ix_inbound_shipments_open", "received_at", "expected_at"),
+)

@@ -17,6 +17,8 @@ from sqlalchemy import Connection, Engine
 from xborder.adapters.clock import SystemClock
 from xborder.domain.clock import Clock
 from xborder.store.customs_repo import CustomsRepository
+from xborder.store.inventory_repo import InventoryRepository
+from xborder.store.kpi_repo import KpiRepository
 from xborder.store.orders_repo import OrderRepository
 from xborder.store.parcels_repo import ParcelRepository
 from xborder.store.planning_repo import PlanningRepository
@@ -67,6 +69,8 @@ class UnitOfWork:
             self.ledger = LedgerRepository(conn)
             self.parcels = ParcelRepository(conn)
             self.planning = PlanningRepository(conn)
+            self.kpis = KpiRepository(conn)
+            self.inventory = InventoryRepository(conn)
         self._depth += 1
         return self
 
