@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -36,6 +38,7 @@ from xborder.services.ports import (
 )
 from xborder.simulation.config import Disruption
 
+T = TypeVar("T")
 Z95 = 1.6448536269514722  # standard normal 95th percentile
 P = ParcelStatus
 
@@ -51,6 +54,20 @@ def lognormal_days(rng: np.random.Generator, mean: float, p95: float) -> float:
     sigma = max(math.log(max(p95, mean * 1.0001) / mean) / Z95, 1e-3)
     mu = math.log(mean) - sigma * sigma / 2
     return float(rng.lognormal(mu, sigma))
+
+
+MEMORY = 400_000  # remembered chains; past that the memory starts afresh (draws are pure)
+
+
+def _remember(memory: dict[Any, T], key: Any, draw: Callable[[], T]) -> T:
+    """``draw()`` once per key: the answer depends only on the key (seeded), so forgetting
+    it changes nothing but time."""
+    if key in memory:
+        return memory[key]
+    if len(memory) >= MEMORY:
+        memory.clear()
+    value = memory[key] = draw()
+    return value
 
 
 def _hours(rng: np.random.Generator, low: float, high: float) -> timedelta:
@@ -76,6 +93,7 @@ class SimulatedCarriers:
     loose_delay_hours: float = 0.0
     untracked: float = 0.0
     _closed: dict[str, list[Disruption]] = field(default_factory=dict, init=False)
+    _chains: dict[Any, list[TrackingEvent]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.lanes: dict[str, Lane] = {ln.id: ln for ln in self.world.lanes}
@@ -90,10 +108,21 @@ class SimulatedCarriers:
             ]  # fmt: skip
 
     def track(self, shipments: Sequence[Shipment], until: datetime) -> list[TrackingEvent]:
+        """The scans up to ``until``. A shipment's whole chain from its current state is drawn
+        once and remembered: the runner asks again every cycle until the scans' times pass."""
         out: list[TrackingEvent] = []
         for s in shipments:
-            out.extend(self._bag(s, until) if s.kind == "bag" else self._parcel(s, until))
+            key = (s.subject, s.kind, s.status, s.since)
+            chain = _remember(self._chains, key, partial(self._chain, s))
+            seen = [e for e in chain if e.at <= until]
+            if (s.kind == "parcel" and seen and seen[-1].step == Step.OUT_FOR_DELIVERY
+                    and self._untracked(s.subject)):  # fmt: skip
+                continue  # an unconnected carrier: the scan arrives with the next one
+            out.extend(seen)
         return out
+
+    def _chain(self, s: Shipment) -> list[TrackingEvent]:
+        return self._bag(s) if s.kind == "bag" else self._parcel(s)
 
     # --- line haul: a bag departs at the lane's cut-off, arrives, is opened at the hub -------
     def _departure(self, lane: Lane, s: Shipment) -> datetime:
@@ -125,7 +154,7 @@ class SimulatedCarriers:
                 leaves = max(leaves, (reopen + timedelta(hours=3)).astimezone(UTC))
         return leaves
 
-    def _bag(self, s: Shipment, until: datetime) -> list[TrackingEvent]:
+    def _bag(self, s: Shipment) -> list[TrackingEvent]:
         lane = self.lanes.get(s.lane_id or "")
         if lane is None:
             return []
@@ -150,16 +179,16 @@ class SimulatedCarriers:
         if status == Step.ARRIVED.value:
             at += _hours(_rng(self.seed, s.subject, "unpack", at.isoformat()), 2, 8)
             out.append(TrackingEvent(s.subject, Step.DECONSOLIDATED, at))
-        return [e for e in out if e.at <= until]
+        return out
 
     # --- at the hub and in the last mile ------------------------------------------------------
-    def _parcel(self, s: Shipment, until: datetime) -> list[TrackingEvent]:
+    def _parcel(self, s: Shipment) -> list[TrackingEvent]:
         rng = _rng(self.seed, s.subject, s.status, s.since.isoformat())
         lane = self.lanes.get(s.lane_id or "")
         if s.status == P.ARRIVED.value:  # a parcel found missing when its bag is opened
             lost = lane is not None and rng.random() < lane.loss_rate
             event = TrackingEvent(s.subject, Step.LOST, s.since + timedelta(minutes=5))
-            return [event] if lost and event.at <= until else []
+            return [event] if lost else []
         carrier = self.last_mile.get(s.last_mile_id or "")
         if carrier is None:
             return []
@@ -187,10 +216,7 @@ class SimulatedCarriers:
                 out.append(TrackingEvent(s.subject, Step.DELIVERED, done))
         if status == P.DAMAGED.value:
             out.append(TrackingEvent(s.subject, Step.DELIVERED, at + timedelta(minutes=2)))
-        seen = [e for e in out if e.at <= until]
-        if seen and seen[-1].step == Step.OUT_FOR_DELIVERY and self._untracked(s.subject):
-            return []  # an unconnected carrier: the scan arrives with the next one
-        return seen
+        return out
 
     def _untracked(self, subject: str) -> bool:
         return self.untracked > 0 and _rng(self.seed, subject, "tracked").random() < self.untracked
@@ -208,6 +234,7 @@ class SimulatedCustoms:
     document_error: float = 0.0  # declarations whose documents disagree: held until corrected
     disruptions: tuple[Disruption, ...] = ()
     first_day: date | None = None
+    _outcomes: dict[Any, CustomsOutcome | None] = field(default_factory=dict, init=False)
 
     def _fate(self, subject: str) -> str:
         draw = _rng(self.seed, subject, "customs").random()
@@ -232,31 +259,36 @@ class SimulatedCustoms:
     def decide(self, shipments: Sequence[Shipment], until: datetime) -> list[CustomsOutcome]:
         out: list[CustomsOutcome] = []
         for s in shipments:
-            fate = self._fate(s.subject)
-            rng = _rng(self.seed, s.subject, s.status, s.since.isoformat())
-            slow = self._slowdown(s)
-            if s.status in (P.ARRIVED.value, P.PACKED.value):  # at the border, or the bonded zone
-                at = s.since + _hours(rng, 2, 30) * slow
-                first = {
-                    "release": CustomsOutcome(s.subject, Step.IMPORT_RELEASED, at,
-                                              ("120", "399", "800")),
-                    "hold": CustomsOutcome(s.subject, Step.IMPORT_HELD, at, ("120", "300")),
-                    "inspect": CustomsOutcome(s.subject, Step.IMPORT_INSPECTED, at,
-                                              ("120", "500")),
-                    "reject": CustomsOutcome(s.subject, Step.IMPORT_REJECTED, at, ("120", "100")),
-                }[fate]  # fmt: skip
-                outcome: CustomsOutcome | None = first
-            elif s.status == P.IMPORT_HELD.value and fate == "reject":
-                outcome = CustomsOutcome(s.subject, Step.RETURNED, s.since + timedelta(days=5))
-            elif s.status == P.IMPORT_HELD.value:
-                codes = ("399", "800") if fate == "hold" else ("800",)
-                at = s.since + _hours(rng, 20, 72) * slow
-                outcome = CustomsOutcome(s.subject, Step.IMPORT_RELEASED, at, codes)
-            else:
-                outcome = None
+            key = (s.subject, s.status, s.since)
+            outcome = _remember(self._outcomes, key, partial(self._outcome, s))
             if outcome is not None and outcome.at <= until:
                 out.append(outcome)
         return out
+
+    def _outcome(self, s: Shipment) -> CustomsOutcome | None:
+        fate = self._fate(s.subject)
+        rng = _rng(self.seed, s.subject, s.status, s.since.isoformat())
+        slow = self._slowdown(s)
+        if s.status in (P.ARRIVED.value, P.PACKED.value):  # at the border, or the bonded zone
+            at = s.since + _hours(rng, 2, 30) * slow
+            first = {
+                "release": CustomsOutcome(s.subject, Step.IMPORT_RELEASED, at,
+                                          ("120", "399", "800")),
+                "hold": CustomsOutcome(s.subject, Step.IMPORT_HELD, at, ("120", "300")),
+                "inspect": CustomsOutcome(s.subject, Step.IMPORT_INSPECTED, at,
+                                          ("120", "500")),
+                "reject": CustomsOutcome(s.subject, Step.IMPORT_REJECTED, at, ("120", "100")),
+            }[fate]  # fmt: skip
+            outcome: CustomsOutcome | None = first
+        elif s.status == P.IMPORT_HELD.value and fate == "reject":
+            outcome = CustomsOutcome(s.subject, Step.RETURNED, s.since + timedelta(days=5))
+        elif s.status == P.IMPORT_HELD.value:
+            codes = ("399", "800") if fate == "hold" else ("800",)
+            at = s.since + _hours(rng, 20, 72) * slow
+            outcome = CustomsOutcome(s.subject, Step.IMPORT_RELEASED, at, codes)
+        else:
+            outcome = None
+        return outcome
 
 
 @dataclass
