@@ -114,8 +114,9 @@ def test_import_jsonl_reports_bad_records_with_line_and_field(store: Path, tmp_p
     ]) + "\n")  # fmt: skip
     runner.invoke(app, ["init"])
     result = runner.invoke(app, ["orders", "import", str(file), "--json"])
-    assert result.exit_code == 1
-    report = json.loads(result.output)
+    assert result.exit_code == 2  # bad input: exit 2, the good record stored all the same
+    assert "line 2, hs_code: must be 6, 8 or 10 digits" in " ".join(result.stderr.split())
+    report = json.loads(result.stdout)
     assert report["created"] == 1 and report["rejected"] == 6
     by_line = {(e["line"], e["field"]) for e in report["errors"]}
     assert {
@@ -128,7 +129,7 @@ def test_import_jsonl_reports_bad_records_with_line_and_field(store: Path, tmp_p
     } <= by_line
     listed = json.loads(runner.invoke(app, ["orders", "list", "--json"]).output)
     assert [o["external_id"] for o in listed] == ["A-1"]
-    again = json.loads(runner.invoke(app, ["orders", "import", str(file), "--json"]).output)
+    again = json.loads(runner.invoke(app, ["orders", "import", str(file), "--json"]).stdout)
     assert again["created"] == 0 and again["already_stored"] == 1
 
 
@@ -154,8 +155,8 @@ def test_import_csv_groups_lines_and_reports_physical_lines(store: Path, tmp_pat
     ]) + "\n")  # fmt: skip
     runner.invoke(app, ["init"])
     result = runner.invoke(app, ["orders", "import", str(file), "--json"])
-    assert result.exit_code == 1
-    report = json.loads(result.output)
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
     assert report["created"] == 1
     assert {(e["line"], e["field"]) for e in report["errors"]} == {(4, "qty"), (5, "csv")}
     shown = json.loads(runner.invoke(app, ["orders", "show", "1", "--json"]).output)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.customs.ceb_support import ENTERPRISE, records
 from tests.customs.test_declarations import cn_order
-from tests.customs.test_match import doc_set
 from tests.factories import make_order
 from xborder.cli.customs import app
 from xborder.services.capture import capture_order
@@ -111,8 +111,12 @@ def test_quote_errors_are_one_clear_line(stdin: str, message: str) -> None:
     assert message in result.output and "Traceback" not in result.output
 
 
-def _documents(tmp_path: Path) -> dict[str, Path]:
-    docs = [doc_set("O-1"), doc_set("O-2", payment={"amountPaid": "1.00"})]
+def _documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    docs = [records("O-1"), records("O-2")]
+    docs[1]["CEB411"]["amountPaid"] = "1.00"
+    for name, value in (("COP_CODE", ENTERPRISE.cop_code), ("COP_NAME", ENTERPRISE.cop_name),
+                        ("DXP_ID", ENTERPRISE.dxp_id)):  # fmt: skip
+        monkeypatch.setenv(f"XBORDER_CEB_{name}", value)
     paths = {}
     for kind, code in (
         ("order", "CEB311"),
@@ -121,9 +125,10 @@ def _documents(tmp_path: Path) -> dict[str, Path]:
         ("list", "CEB621"),
     ):
         src = tmp_path / f"{kind}.jsonl"
-        src.write_text("\n".join(json.dumps(d[kind]) for d in docs))
+        src.write_text("\n".join(json.dumps(d[code]) for d in docs))
         out = tmp_path / f"{kind}.xml"
-        made = runner.invoke(app, ["message", "--type", code, str(src), "-o", str(out)])
+        args = ["message", "--type", code, str(src), "-o", str(out), "--unsigned"]
+        made = runner.invoke(app, args)
         assert made.exit_code == 0, made.output
         parsed = runner.invoke(app, ["parse", str(out), "--json"])
         assert json.loads(parsed.output)["type"] == code
@@ -133,8 +138,10 @@ def _documents(tmp_path: Path) -> dict[str, Path]:
     return paths
 
 
-def test_message_parse_and_match_from_files(tmp_path: Path) -> None:
-    paths = _documents(tmp_path)
+def test_message_parse_and_match_from_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _documents(tmp_path, monkeypatch)
     args = ["match", "--orders", str(paths["order"]), "--payments", str(paths["payment"]),
             "--waybills", str(paths["waybill"]), "--lists", str(paths["list"]),
             "--date", "2025-06-01"]  # fmt: skip

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import xborder.cli.settle as settle_cli
+import xborder.cli.settle_views as settle_views
 from tests.settlement.lifecycle_store import LANE_CARRIER, PROVIDER, Store, build
 from tests.settlement.test_escrow import FEE, PAID, _orders
 from xborder.bootstrap import bootstrap
@@ -90,7 +90,7 @@ def settled(store: str, demo_world: World, monkeypatch: pytest.MonkeyPatch) -> S
     """The lifecycle store on the CLI's database, with the CLI on the store's settable clock."""
     engine = make_engine(store)
     built = build(engine, demo_world)
-    monkeypatch.setattr(settle_cli, "platform", lambda: bootstrap(store, clock=built.clock))
+    monkeypatch.setattr(settle_views, "platform", lambda: bootstrap(store, clock=built.clock))
     return built
 
 

@@ -144,3 +144,18 @@ def test_simulate_refuses_bad_input_with_status_2(args: list[str], message: str)
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_cluster_without_workers_stops_the_study_instead_of_waiting_for_ever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dask.distributed import LocalCluster
+
+    import xborder.simulation.replications as replications
+
+    monkeypatch.setattr(replications, "WORKER_WAIT_S", 2.0)
+    with (
+        LocalCluster(n_workers=0, dashboard_address=None) as empty,  # type: ignore[no-untyped-call]
+        pytest.raises(TimeoutError),
+    ):
+        run_replications([_rep(1), _rep(2)], scheduler=empty.scheduler_address)

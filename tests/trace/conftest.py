@@ -28,6 +28,8 @@ P1, P2, BAG = (
 )
 NOW = T0 + timedelta(days=3)
 HUB = "https://xborder.dev/loc/hub/CNSZX"
+# the vendored official EPCIS examples (tests/data/epcis/README.md)
+EPCIS_EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "epcis" / "examples"
 
 
 @pytest.fixture(autouse=True)

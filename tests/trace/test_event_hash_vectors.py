@@ -23,7 +23,7 @@ def _cases() -> list[tuple[str, CbvVersion]]:
 def test_vector_directory_is_present() -> None:
     # fail loudly (not skip) when the vendored vectors are missing
     assert (VECTORS / "documents").is_dir(), f"missing {VECTORS}"
-    assert len(_cases()) == 26
+    assert len(_cases()) == 28
 
 
 @pytest.mark.parametrize(("name", "version"), _cases() or [("missing", "2.0")])
@@ -38,6 +38,16 @@ def test_reproduces_vector(name: str, version: CbvVersion) -> None:
     assert len(got) == len(prehashes)
 
 
+def test_master_data_namespace_has_no_trailing_colon() -> None:
+    """``cbvmda:`` keys under the well-known namespace hash as ``{urn:epcglobal:cbv:mda}name``
+    (the reference implementation after its PR #123), not ``{urn:epcglobal:cbv:mda:}name``."""
+    doc = json.loads((VECTORS / "documents" / "ObjectEvent_all_possible_fields.jsonld").read_text())
+    for version in ("2.0", "2.1"):
+        (_, pre) = hash_document(doc, version)[0]
+        assert "{urn:epcglobal:cbv:mda}countryOfExport=KR" in pre
+        assert "{urn:epcglobal:cbv:mda:}" not in pre
+
+
 def test_manifest_agrees_with_files() -> None:
     manifest = json.loads((VECTORS / "manifest.json").read_text("utf-8"))
     total = 0
@@ -47,4 +57,4 @@ def test_manifest_agrees_with_files() -> None:
             ids = [h for h, _ in hash_document(doc, version)]
             assert ids == entry["expected"][f"CBV{version}"]["eventHashIDs"]
             total += len(ids)
-    assert total == 60
+    assert total == 62

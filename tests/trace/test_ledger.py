@@ -38,7 +38,7 @@ def test_clean_ledger_verifies(ledger: Engine) -> None:
     report = _verify(ledger)
     assert report.ok, [str(b) for b in report.breaks]
     assert report.events == len(flow_rows())
-    assert report.batches == 4  # one signed batch per capturing party
+    assert report.batches == 5  # one signed batch per capturing party, one registry state
 
 
 def _ids(conn: Connection, key: str) -> list[int]:
@@ -66,14 +66,14 @@ def _edit_and_rechain(conn: Connection) -> None:
     ids = _ids(conn, P1)
     rows = conn.execute(
         text(
-            "SELECT id, prev, document FROM trace_events WHERE id IN :ids ORDER BY seq"
+            "SELECT id, prev, hash, document FROM trace_events WHERE id IN :ids ORDER BY seq"
         ).bindparams(__import__("sqlalchemy").bindparam("ids", expanding=True)),
         {"ids": ids},
     ).all()
     prev = bytes(rows[0].prev)
     for row in rows:
         doc = row.document.replace("WH1", "WH9")
-        link = chains.link(prev, doc.encode())
+        link = chains.link(prev, bytes(row.hash), doc.encode())
         conn.execute(
             text("UPDATE trace_events SET prev = :p, chain = :c, document = :d WHERE id = :i"),
             {"p": prev, "c": link, "d": doc, "i": row.id},
@@ -107,7 +107,7 @@ def _insert(conn: Connection) -> None:
         id=row["id"] + 1,
         seq=row["seq"] + 1,
         prev=row["chain"],
-        chain=chains.link(bytes(row["chain"]), row["document"].encode()),
+        chain=chains.link(bytes(row["chain"]), bytes(row["hash"]), row["document"].encode()),
     )
     cols = ", ".join(row)
     conn.execute(
@@ -117,15 +117,7 @@ def _insert(conn: Connection) -> None:
 
 def _forge(conn: Connection) -> None:
     b = conn.execute(text("SELECT * FROM trace_batches ORDER BY id LIMIT 1")).one()
-    message = chains.batch_message(
-        b.id,
-        b.party_id,
-        bytes(b.prev_root),
-        bytes(b.root),
-        b.event_count,
-        b.first_event_id,
-        b.last_event_id,
-    )
+    message = chains.row_message(b._mapping)
     forged = Ed25519PrivateKey.generate().sign(message)
     conn.execute(
         text("UPDATE trace_batches SET signature = :s WHERE id = :i"), {"s": forged, "i": b.id}
@@ -171,7 +163,7 @@ def test_capture_continues_chains_across_batches(ledger: Engine, clock: Settable
         svc.capture(uow, capture_frame(more))
         uow.commit()
     report = _verify(ledger)
-    assert report.ok and report.events == len(flow_rows()) + 1 and report.batches == 5
+    assert report.ok and report.events == len(flow_rows()) + 1 and report.batches == 6
 
 
 def test_party_cannot_read_another_partys_parcel(ledger: Engine) -> None:
@@ -269,15 +261,7 @@ def test_resigning_with_a_replaced_public_key_is_caught_by_the_key_files(
             {"p": public, "k": kid},
         )
         for b in conn.execute(text("SELECT * FROM trace_batches WHERE party_id = 'fwd'")).all():
-            message = chains.batch_message(
-                b.id,
-                b.party_id,
-                bytes(b.prev_root),
-                bytes(b.root),
-                b.event_count,
-                b.first_event_id,
-                b.last_event_id,
-            )
+            message = chains.row_message(dict(b._mapping) | {"key_id": kid})
             conn.execute(
                 text("UPDATE trace_batches SET signature = :s, key_id = :k WHERE id = :i"),
                 {"s": attacker.sign(message), "k": kid, "i": b.id},

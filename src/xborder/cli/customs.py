@@ -52,11 +52,19 @@ def _failed(exc: DomainError) -> NoReturn:
     fail(str(exc), 2 if isinstance(exc, ValueError) else 1)
 
 
-def _read(path: str) -> bytes:
+def _read(path: str, limit: int | None = None) -> bytes:
+    """The bytes of a file (or stdin), refusing more than ``limit`` without reading them all."""
     try:
-        return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        if path == "-":
+            data = sys.stdin.buffer.read(-1 if limit is None else limit + 1)
+        else:
+            with Path(path).open("rb") as handle:
+                data = handle.read(-1 if limit is None else limit + 1)
     except OSError as exc:
         fail(f"{path}: cannot read: {exc.strerror}")
+    if limit is not None and len(data) > limit:
+        fail(f"{path}: larger than {limit // (1024 * 1024)} MB")
+    return data
 
 
 def _json(data: bytes | str, where: str) -> Any:
@@ -200,24 +208,51 @@ def match_declared(
         show_match_report(report)
 
 
+KEY_HELP = "The enterprise's PEM private key (or XBORDER_CEB_KEY_FILE)."
+
+
 @app.command()
 def message(
     file: str = typer.Argument(..., help="JSON record(s) of the message; - for stdin."),
     type_: str = typer.Option(..., "--type", help="CEB311, CEB411, CEB511, CEB621, CEB303, ..."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here (default stdout)."),
+    cop_code: str | None = typer.Option(None, "--cop-code", help="BaseTransfer copCode."),
+    cop_name: str | None = typer.Option(None, "--cop-name", help="BaseTransfer copName."),
+    dxp_id: str | None = typer.Option(None, "--dxp-id", help="BaseTransfer dxpId."),
+    key: str | None = typer.Option(None, "--key", help=KEY_HELP),
+    cert: str | None = typer.Option(
+        None, "--cert", help="Its PEM X.509 certificate (or XBORDER_CEB_CERT_FILE)."
+    ),
+    unsigned: bool = typer.Option(
+        False, "--unsigned", help="No ds:Signature: a signing client signs before sending."
+    ),
+    algorithm: str = typer.Option("rsa-sha256", "--algorithm", help="rsa-sha256 or rsa-sha1."),
 ) -> None:
-    """Write the CEB XML message holding the record(s) of FILE."""
-    from xborder.services.customs import build_message
+    """Write the CEB XML message holding the record(s) of FILE, signed when a key is given.
+
+    The enterprise (copCode, copName, dxpId) comes from the TOML file XBORDER_CEB_CONFIG names,
+    the XBORDER_CEB_* environment variables, or these options. A declaration list (CEB621,
+    CEB603) needs --key and --cert, or --unsigned (it must then be signed before it is sent).
+    """
+    from xborder.services.customs_messages import WriteMessage, load_enterprise, write_message
 
     records = _json_lines(_read(file), file)
+    overrides = {"cop_code": cop_code, "cop_name": cop_name, "dxp_id": dxp_id,
+                 "key_file": key, "cert_file": cert}  # fmt: skip
     try:
-        xml = build_message(type_, records)
+        enterprise = load_enterprise(overrides)
+        now = platform().clock.now()
+        command = WriteMessage(type_, records, enterprise, now, None, unsigned, algorithm)
+        xml = write_message(command)
     except DomainError as exc:
-        fail(str(exc))
+        fail(f"{file}: {exc}")
     if output is None:
         sys.stdout.buffer.write(xml)
     else:
-        output.write_bytes(xml)
+        try:
+            output.write_bytes(xml)
+        except OSError as exc:
+            fail(f"{output}: cannot write: {exc.strerror}")
 
 
 @app.command()
@@ -226,11 +261,12 @@ def parse(
     as_json: bool = JSON_OPTION,
     verbose: bool = VERBOSE_OPTION,
 ) -> None:
-    """Read a CEB XML message (type, guid, records)."""
-    from xborder.services.customs import parse_message
+    """Read a CEB XML message or receipt (type, guid, records). A DOCTYPE, an entity or a file
+    over 16 MB is refused."""
+    from xborder.services.customs_messages import MAX_MESSAGE_BYTES, parse_message
 
     try:
-        msg = parse_message(_read(file))
+        msg = parse_message(_read(file, MAX_MESSAGE_BYTES))
     except DomainError as exc:
         fail(f"{file}: {exc}")
     if as_json:
@@ -238,12 +274,39 @@ def parse(
             {
                 "type": msg.code,
                 "guid": msg.guid,
+                "signed": msg.signed,
                 "records": msg.records,
                 "base_transfer": msg.base_transfer,
             }
         )
     else:
         show_message(msg, verbose)
+
+
+@app.command()
+def receipts(
+    file: str = typer.Argument(..., help="A CEB receipt message (CEB622, CEB604, ...); - stdin."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Apply a receipt message from customs: list receipts (CEB622, CEB604) move the
+    declarations; other receipts and codes the status machine does not model are reported."""
+    from xborder.services.customs_messages import MAX_MESSAGE_BYTES
+    from xborder.services.customs_receipts import ApplyReceiptMessage, apply_receipt_message
+
+    data = _read(file, MAX_MESSAGE_BYTES)
+    try:
+        result = apply_receipt_message(platform().uow(), ApplyReceiptMessage(data))
+    except DomainError as exc:
+        fail(f"{file}: {exc}", 2 if isinstance(exc, ValueError) else 1)
+    if as_json:
+        emit_json(asdict(result))
+        return
+    console.print(f"{result.code}: {len(result.statuses)} declaration(s) updated", **PLAIN)
+    for order_no, status in result.statuses.items():
+        console.print(f"  {order_no}: {status}", **PLAIN)
+    for notice in result.notices:
+        text = f"  {notice.subject}: code {notice.code} ({notice.reason}) {notice.info}"
+        console.print(text[:80], **PLAIN)
 
 
 @app.command()

@@ -14,8 +14,9 @@ import typer
 import xborder.cli.customs as customs
 import xborder.cli.settle as settle
 import xborder.cli.trace as trace
-from xborder.cli import orders, parcels, plan, world
+from xborder.cli import keys, orders, parcels, plan, webhooks, world
 from xborder.cli.common import JSON_OPTION, console, emit_json, fail, platform, table
+from xborder.cli.serve import serve
 from xborder.cli.simulate import simulate
 from xborder.cli.synergy import synergy
 from xborder.domain.errors import DomainError
@@ -33,6 +34,8 @@ app.add_typer(parcels.app, name="parcels")
 app.add_typer(customs.app, name="customs")
 app.add_typer(settle.app, name="settle")
 app.add_typer(trace.app, name="trace")
+app.add_typer(keys.app, name="keys")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 @app.command()
@@ -111,6 +114,7 @@ def demo(
         console.print(f"Report: {compared.report}")
 
 
+app.command("serve")(serve)
 app.command("simulate")(simulate)
 app.command("synergy")(synergy)
 

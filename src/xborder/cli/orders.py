@@ -24,22 +24,31 @@ def import_(
     errors_out: Path | None = typer.Option(None, help="Write every rejected record to this CSV."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Import orders. Good records are stored, bad ones reported; exit 1 if any was rejected."""
+    """Import orders. Good records are stored, bad ones reported (exit 2 if any was rejected)."""
     from xborder.cli.common import progress_bar
-    from xborder.services.imports import ImportOrders, import_orders
+    from xborder.services.imports import (
+        ImportOrders,
+        StoreBusy,
+        import_orders,
+        retry_while_busy,
+        write_errors_csv,
+    )
 
     if not file.is_file():
         fail(f"{file}: no such file")
     try:
+        store = retry_while_busy(platform)  # another import may hold SQLite's write lock
         with progress_bar(not as_json) as update:
-            report = import_orders(platform().uow(), ImportOrders(file),
+            report = import_orders(store.uow(), ImportOrders(file),
                                    lambda d, t: update("capture", d, t))  # fmt: skip
-    except (ValueError, DomainError, UnicodeDecodeError) as exc:
+    except StoreBusy as exc:
+        fail(f"{file}: not imported, try again: {exc}", 1)
+    except (ValueError, DomainError) as exc:
         fail(f"{file}: {exc}")
     summary = {"file": str(file), "records": report.records, "created": report.created,
                "already_stored": report.existing, "rejected": report.rejected}  # fmt: skip
     if errors_out:
-        report.errors.write_csv(errors_out)
+        write_errors_csv(report.errors, errors_out)
     if as_json:
         emit_json({**summary, "errors": report.errors.to_dicts()})
     else:
@@ -48,7 +57,9 @@ def import_(
             shown = report.errors.head(50).rename({"line": "line no."})
             console.print(table(shown.drop("rec").to_dicts(), "Rejected (first 50 problems)"))
     if report.rejected:
-        raise typer.Exit(1)
+        first = report.errors.row(0, named=True)
+        fail(f"{file}: {report.rejected} record(s) rejected, nothing of them stored; first: "
+             f"line {first['line']}, {first['field']}: {first['reason']}")  # fmt: skip
 
 
 @app.command("list")

@@ -75,15 +75,29 @@ def verify(
         help="Chains, roots and signatures only; skip "
         "recomputing each Event Hash ID from its document.",
     ),
+    checkpoint: Path | None = typer.Option(
+        None,
+        "--checkpoint",
+        help="A checkpoint (trace checkpoint --out) the ledger must still extend.",
+    ),
     verbose: bool = VERBOSE,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Recompute hashes, chains, Merkle roots and signatures; exit 1 at the first break."""
+    """Recompute hashes, chains, Merkle roots, signatures, the query columns, memberships and
+    the object registry; exit 1 at the first break."""
     from xborder.domain.errors import DomainError
     from xborder.services import trace as svc
 
+    head = None
+    if checkpoint is not None:
+        if not checkpoint.is_file():
+            fail(f"{checkpoint}: no such file")
+        try:
+            head = svc.parse_checkpoint(checkpoint.read_bytes()[: 64 * 1024 + 1])
+        except DomainError as exc:
+            fail(f"{checkpoint}: {exc}")
     try:
-        report = svc.verify(platform().uow(), svc.Verify(deep=not fast))
+        report = svc.verify(platform().uow(), svc.Verify(deep=not fast, checkpoint=head))
     except DomainError as exc:
         fail(str(exc))
     summary = {
@@ -107,6 +121,7 @@ def verify(
                     "batch_id": first.batch_id,
                     "object": first.object_key,
                     "event_hash_id": first.event_hash_id,
+                    "column": first.column,
                 },
             }
         )
@@ -116,6 +131,27 @@ def verify(
             console.print(f"[bold red]first break:[/] {first.describe(verbose)}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("checkpoint")
+def checkpoint_(
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout."),
+) -> None:
+    """Sign the ledger's current tree head (batch count, root, time): keep it outside the store
+    and check it later with ``trace verify --checkpoint FILE``."""
+    from xborder.domain.errors import DomainError
+    from xborder.services import trace as svc
+
+    try:
+        head = svc.checkpoint(platform().uow(), svc.MakeCheckpoint())
+    except DomainError as exc:
+        fail(str(exc))
+    text = head.to_json()
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(f"checkpoint of {head.tree_size} batches written to {out}", highlight=False)
 
 
 @app.command()
@@ -154,6 +190,12 @@ def import_(
 
     if not file.is_file():
         fail(f"{file}: no such file")
+    size = file.stat().st_size
+    if size > svc.MAX_DOCUMENT_BYTES:  # refused before reading it into memory
+        fail(
+            f"{file}: $: the document has {size:,} bytes, more than the limit of "
+            f"{svc.MAX_DOCUMENT_BYTES:,} (16 MiB): split it into several documents"
+        )
     command = svc.ImportDocument(file.read_bytes(), party, source=file.name)
     try:
         report = svc.import_document(platform().uow(), command)
@@ -186,6 +228,8 @@ def hash_(
         fail(f"--cbv: must be 2.0 or 2.1, got {cbv!r}")
     if not file.is_file():
         fail(f"{file}: no such file")
+    if file.stat().st_size > svc.MAX_DOCUMENT_BYTES:
+        fail(f"{file}: $: more than the limit of {svc.MAX_DOCUMENT_BYTES:,} bytes (16 MiB)")
     try:
         result = svc.event_hash_ids(file.read_bytes(), "2.0" if cbv == "2.0" else "2.1")
     except DomainError as exc:

@@ -56,7 +56,13 @@ LINE_FIELDS = frozenset(
         "sku",
     }
 )
+# Bounds of a quote request (docs/customs.md): every amount, each line's value (qty x unit price)
+# and the order's goods + freight + insurance stay below MAX_MINOR minor units (10 trillion in a
+# two-decimal currency), so the kernel's int64 sums and its exact recomputation stay exact;
+# a line's quantity is at most MAX_QTY pieces; an FX rate is at most MAX_FX.
 MAX_MINOR = 10**15
+MAX_QTY = 10**9
+MAX_FX = Decimal(10**6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,9 @@ def _minor(value: Any, currency: str, field: str) -> int:
     if amount < 0:
         raise InvalidValue(field, "must be zero or more", value)
     digits = minor_units(currency)
+    if amount >= Decimal(MAX_MINOR).scaleb(-digits):  # before quantize: 1e308 has no quantum
+        largest = Money.from_minor(MAX_MINOR - 1, currency)
+        raise InvalidValue(field, f"is too large (at most {largest})", value)
     if amount != amount.quantize(Decimal(1).scaleb(-digits)):
         raise InvalidValue(field, f"has more decimals than {currency} allows ({digits})", value)
     minor = int(amount.scaleb(digits))
@@ -124,8 +133,8 @@ def parse_request(
     fx_value = None
     if fx is not None:
         fx_dec = to_decimal(fx, "fx")
-        if fx_dec <= 0:
-            raise InvalidValue("fx", "must be positive", fx)
+        if not Decimal(0) < fx_dec <= MAX_FX:
+            raise InvalidValue("fx", f"must be positive and at most {MAX_FX}", fx)
         fx_value = float(fx_dec)
     before = raw.get("buyer_annual_total_before")
     lines_raw = raw["lines"]
@@ -157,15 +166,21 @@ def parse_request(
         qty = line.get("qty")
         if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
             raise InvalidValue(f"{where}.qty", "must be a positive integer", qty)
+        if qty > MAX_QTY:
+            raise InvalidValue(f"{where}.qty", f"is too large (at most {MAX_QTY:,})", qty)
         if line.get("unit_price") is None:
             raise InvalidValue(f"{where}.unit_price", "is required")
+        unit_minor = _minor(line["unit_price"], currency, f"{where}.unit_price")
+        if qty * unit_minor >= MAX_MINOR:
+            largest = Money.from_minor(MAX_MINOR - 1, currency)
+            raise InvalidValue(where, f"qty x unit_price is too large (at most {largest})")
         lines.append(
             {
                 "rec": rec,
                 "line": i,
                 "hs_code": check_hs_code(line.get("hs_code"), f"{where}.hs_code"),
                 "qty": qty,
-                "unit_minor": _minor(line["unit_price"], currency, f"{where}.unit_price"),
+                "unit_minor": unit_minor,
                 "duty_rate": _rate(line.get("duty_rate"), f"{where}.duty_rate"),
                 "vat_rate": _rate(line.get("vat_rate"), f"{where}.vat_rate"),
                 "ct_rate": _rate(line.get("consumption_tax_rate"), f"{where}.consumption_tax_rate"),
@@ -176,6 +191,11 @@ def parse_request(
             raise InvalidValue(
                 f"{where}.consumption_tax_rate", "must be below 1", line.get("consumption_tax_rate")
             )
+    total = sum(int(ln["qty"]) * int(ln["unit_minor"]) for ln in lines)
+    total += int(str(order["freight_minor"])) + int(str(order["insurance_minor"]))
+    if total >= MAX_MINOR:
+        largest = Money.from_minor(MAX_MINOR - 1, currency)
+        raise InvalidValue("lines", f"goods + freight + insurance is too large (at most {largest})")
     return order, lines
 
 

@@ -33,3 +33,21 @@ class Conflict(DomainError):
 
 class NotFound(DomainError, LookupError):
     """A referenced entity does not exist."""
+
+
+class Unauthorized(DomainError):
+    """No valid credentials: the API key is missing, malformed, unknown, revoked or wrong.
+
+    The message never says which, so a caller cannot probe for key ids."""
+
+
+class Forbidden(DomainError):
+    """The principal is authenticated but its key lacks the scope the action needs."""
+
+
+class RateLimited(DomainError):
+    """The key spent its allowance for the current window; retry after ``retry_after_seconds``."""
+
+    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(message or f"rate limit exceeded; retry after {retry_after_seconds} s")

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from xborder.domain.orders import BuyerIdType, Direction, Incoterm, TradeMode
+from xborder.domain.orders import (
+    LINE_TEXT_LIMITS,
+    ORDER_TEXT_LIMITS,
+    BuyerIdType,
+    Direction,
+    Incoterm,
+    TradeMode,
+)
+from xborder.domain.text_rules import Rule, shown, text_rules
 from xborder.refdata import countries, currencies, hs_subheadings
 
 ORDER_TEXT_COLUMNS = (
@@ -59,13 +67,6 @@ class CheckedBatch:
     @property
     def rejected(self) -> pl.Series:
         return self.errors.get_column("rec").unique().sort()
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    field: str
-    ok: pl.Expr
-    reason: str
 
 
 def _text(frame: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
@@ -129,8 +130,7 @@ def order_rules(known_sellers: frozenset[str] | None) -> list[Rule]:
         if name not in OPTIONAL_ORDER_COLUMNS
     ]
     rules += [
-        Rule("channel", pl.col("channel").str.len_chars() <= 64, "at most 64 characters"),
-        Rule("external_id", pl.col("external_id").str.len_chars() <= 60, "at most 60 characters"),
+        *text_rules(ORDER_TEXT_LIMITS),
         Rule("trade_mode", _one_of("trade_mode", TradeMode), "must be B2C or B2B"),
         Rule("direction", _one_of("direction", Direction), "must be import or export"),
         Rule("incoterm", _one_of("incoterm", Incoterm), "must be DDP or DAP"),
@@ -183,6 +183,7 @@ def line_rules() -> list[Rule]:
         Rule("sku", pl.col("sku").is_not_null(), "is required"),
         Rule("description", pl.col("description").is_not_null(), "is required"),
         Rule("hs_code", pl.col("hs_code").is_not_null(), "is required"),
+        *text_rules({k: v for k, v in LINE_TEXT_LIMITS.items() if k != "origin_country"}),
         Rule("hs_code", pl.col("hs_code").str.contains(r"^(\d{6}|\d{8}|\d{10})$"),
              "must be 6, 8 or 10 digits"),
         Rule("hs_code",
@@ -218,7 +219,7 @@ def _violations(frame: pl.DataFrame, rules: list[Rule], line: pl.Expr) -> pl.Dat
             line.alias("line"),
             pl.lit(rules[i].field).alias("field"),
             pl.lit(rules[i].reason).alias("reason"),
-            pl.col(rules[i].field).cast(pl.String).alias("value"),
+            shown(pl.col(rules[i].field).cast(pl.String)).alias("value"),
         )
         for i in broken
     ]

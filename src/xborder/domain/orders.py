@@ -14,6 +14,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xborder.domain.money import Money
 
+# The longest text each stored order field may hold, in characters: the single source for the
+# validation kernel (``xborder.domain.order_rules``) and the store's column types (``String(n)``),
+# so a value is refused with its field and reason before it reaches either store, and both stores
+# accept the same values. ``channel`` and ``external_id`` follow China customs' ``orderNo`` limit.
+ORDER_TEXT_LIMITS: dict[str, int] = {
+    "channel": 64, "external_id": 60, "seller_id": 64, "platform_id": 64, "trade_mode": 3,
+    "direction": 6, "incoterm": 3, "currency": 3, "origin_country": 2, "buyer_name": 200,
+    "buyer_telephone": 50, "buyer_id_type": 2, "buyer_id_number": 60, "buyer_email": 200,
+    "consignee_name": 200, "consignee_telephone": 50, "consignee_line1": 300,
+    "consignee_line2": 300, "consignee_city": 100, "consignee_region": 100,
+    "consignee_postcode": 20, "consignee_country": 2,
+}  # fmt: skip
+LINE_TEXT_LIMITS: dict[str, int] = {
+    "sku": 64, "description": 500, "hs_code": 10, "origin_country": 2,
+}  # fmt: skip
+
 
 class TradeMode(StrEnum):
     B2C = "B2C"

@@ -25,7 +25,13 @@ from xborder.store.uow import UnitOfWork
 
 CONTENT_COLUMNS = tuple(c for c in ORDER_COLUMNS if c not in {"id", "status"})
 LINE_CONTENT_COLUMNS = tuple(c for c in LINE_COLUMNS if c != "order_id")
-RESULT_SCHEMA = {"rec": pl.Int64, "line": pl.Int64, "order_id": pl.Int64, "status": pl.String}
+RESULT_SCHEMA = pl.Schema(
+    {"rec": pl.Int64, "line": pl.Int64, "order_id": pl.Int64, "status": pl.String}
+)
+# How often a batch re-reads the stored keys after a concurrent writer stored some of them first.
+# Each retry follows another writer's commit of at least one of these keys, so this is a bound on
+# interleavings, not a wait; exhausting it reports a conflict rather than failing the import.
+MAX_WRITE_ATTEMPTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +78,7 @@ def _capture(uow: UnitOfWork, batch: OrderBatch) -> CaptureReport:
     first = orders.filter(key.is_first_distinct())
     repeats = orders.filter(~key.is_first_distinct())
 
-    try:
-        with uow.connection.begin_nested():
-            created = _insert_new(uow, first, checked)
-        existing = pl.DataFrame(schema=RESULT_SCHEMA)
-        conflicts = pl.DataFrame(schema=ERROR_SCHEMA)
-    except DuplicateOrderKey:
-        created, existing, conflicts = _capture_with_stored(uow, first, checked)
-
+    created, existing, conflicts = _write(uow, first, checked)
     results = pl.concat([created, existing])
     repeat_results, repeat_conflicts = _resolve_repeats(repeats, first, checked, results)
     return CaptureReport(
@@ -106,12 +105,51 @@ def _insert_new(uow: UnitOfWork, new: pl.DataFrame, checked: CheckedBatch) -> pl
     )
 
 
-def _capture_with_stored(
+def _write(
     uow: UnitOfWork, first: pl.DataFrame, checked: CheckedBatch
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """The slow path when some keys are already stored: compare their content, insert the rest."""
-    stored_keys = uow.orders.find_keys(first)
-    stored_orders, stored_lines = uow.orders.load(stored_keys.get_column("id").to_list())
+    """Store the batch's new orders; stored ones come back ``existing`` (same content) or as
+    conflicts. Fresh batches take one optimistic insert; a batch whose keys are (partly) stored,
+    such as a re-import, is resolved set-wise first: one read of the stored orders with these keys,
+    compared by content fingerprint. A concurrent writer that stores some of the keys between the
+    read and the insert (PostgreSQL: another import of the same file) makes the insert fail in its
+    savepoint; the keys are then read again, and what it stored counts as ``existing``."""
+    created: list[pl.DataFrame] = []
+    existing: list[pl.DataFrame] = []
+    conflicts: list[pl.DataFrame] = []
+    pending = first
+    resolve = uow.orders.any_stored(first)
+    for _attempt in range(MAX_WRITE_ATTEMPTS):
+        if resolve:
+            found, clashes, pending = _split_stored(uow, pending, checked)
+            existing.append(found)
+            conflicts.append(clashes)
+        if pending.height == 0:
+            break
+        try:
+            with uow.connection.begin_nested():
+                created.append(_insert_new(uow, pending, checked))
+            break
+        except DuplicateOrderKey:
+            resolve = True
+    else:
+        conflicts.append(_conflict_errors(pending, "concurrently, still being written"))
+    return (
+        pl.concat([pl.DataFrame(schema=RESULT_SCHEMA), *created]),
+        pl.concat([pl.DataFrame(schema=RESULT_SCHEMA), *existing]),
+        pl.concat([pl.DataFrame(schema=ERROR_SCHEMA), *conflicts]),
+    )
+
+
+def _split_stored(
+    uow: UnitOfWork, first: pl.DataFrame, checked: CheckedBatch
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Batch orders already stored, split set-wise: same content (existing), other content
+    (conflicts); and the rest, still to insert."""
+    stored_orders, stored_lines = uow.orders.stored_for_keys(first)
+    if stored_orders.height == 0:
+        return pl.DataFrame(schema=RESULT_SCHEMA), pl.DataFrame(schema=ERROR_SCHEMA), first
+    stored_keys = stored_orders.select("channel", "external_id", "id")
     stored_fp = content_fingerprint(
         stored_orders.rename({"id": "rec"}).select("rec", *CONTENT_COLUMNS),
         stored_lines.rename({"order_id": "rec"}).select("rec", *LINE_CONTENT_COLUMNS),
@@ -124,8 +162,7 @@ def _capture_with_stored(
     )
     conflicts = _conflict_errors(matched.filter(~same), "stored")
     new = first.join(stored_keys, on=["channel", "external_id"], how="anti")
-    created = _insert_new(uow, new, checked)
-    return created, existing, conflicts
+    return existing.cast(RESULT_SCHEMA), conflicts, new
 
 
 def _resolve_repeats(

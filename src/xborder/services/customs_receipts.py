@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from xborder.customs.declaration_status import COUNTED, Status, advance
+from xborder.customs.ceb import parse
+from xborder.customs.declaration_status import COUNTED, RECEIPT_CODES, Status, advance
 from xborder.customs.regimes import in_force
-from xborder.domain.errors import Conflict, NotFound
+from xborder.domain.errors import Conflict, InvalidValue, NotFound
 from xborder.domain.money import Money
 from xborder.services.customs_declare import day_of
 from xborder.store.customs_repo import CustomsRepository
@@ -74,6 +75,75 @@ def record_receipts(uow: UnitOfWork, command: RecordReceipts) -> dict[str, str]:
         moves = _apply(uow, command.receipts, command.note)
         uow.commit()
     return {order_no: status.value for order_no, (_, status) in moves.items()}
+
+
+# The list receipts that drive a declaration, and the field naming the declaration in each: the
+# platform writes a CEB621 with copNo = orderNo (CEB622 does not repeat the order number); the
+# export list receipt CEB604 names the order itself.
+LIST_RECEIPTS = {"CEB622": "copNo", "CEB604": "orderNo"}
+# The receipts to orders, payments and waybills (and their export twins): parsed and reported,
+# they do not move the declaration list's status.
+OTHER_RECEIPTS = frozenset({"CEB312", "CEB412", "CEB512", "CEB304", "CEB404", "CEB506"})
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReceiptMessage:
+    """A receipt message customs (China E-Port) sent back, as XML bytes."""
+
+    data: bytes
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptNotice:
+    """A receipt that changes no declaration: what it is about, its code and customs' text."""
+
+    subject: str
+    code: str
+    info: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptMessageResult:
+    code: str
+    guid: str
+    statuses: dict[str, str]  # order number -> the declaration's status afterwards
+    notices: tuple[ReceiptNotice, ...]
+
+
+def apply_receipt_message(uow: UnitOfWork, command: ApplyReceiptMessage) -> ReceiptMessageResult:
+    """Apply a receipt message: a list receipt (CEB622, CEB604) moves each named declaration
+    through the status machine (all of the message or nothing, as ``record_receipts``); a code
+    the machine does not model (1 stored, 3 sent, 4 send failed, 501-599 held, a negative format
+    error) and the order, payment and waybill receipts are reported as notices, not applied."""
+    message = parse(command.data)
+    if message.code not in LIST_RECEIPTS and message.code not in OTHER_RECEIPTS:
+        raise InvalidValue("type", f"{message.code} is not a receipt customs sends back")
+    key = LIST_RECEIPTS.get(message.code)
+    wanted: list[tuple[str, str]] = []
+    notices: list[ReceiptNotice] = []
+    for i, record in enumerate(message.records):
+        code = record.get("returnStatus", "")
+        info = record.get("returnInfo", "")
+        subject = next(
+            (record[k] for k in ("orderNo", "copNo", "payTransactionId", "logisticsNo")
+             if record.get(k)), "",
+        )  # fmt: skip
+        if not code:
+            raise InvalidValue(f"records[{i}].returnStatus", "is required in a receipt")
+        if key is None:
+            notices.append(ReceiptNotice(subject, code, info, "not a declaration list receipt"))
+        elif not record.get(key):
+            raise InvalidValue(f"records[{i}].{key}", "names no declaration")
+        elif code not in RECEIPT_CODES:
+            notices.append(ReceiptNotice(subject, code, info, "not a status of the machine"))
+        else:
+            wanted.append((record[key], code))
+    statuses: dict[str, str] = {}
+    if wanted:
+        statuses = record_receipts(uow, RecordReceipts(wanted, command.note or message.guid))
+    return ReceiptMessageResult(message.code, message.guid, statuses, tuple(notices))
 
 
 def _apply(

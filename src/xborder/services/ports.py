@@ -84,3 +84,24 @@ class PaymentPort(Protocol):
     def collect(
         self, orders: Sequence[AwaitingPayment], until: datetime
     ) -> list[PaymentRecord]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What one webhook delivery attempt got: the HTTP status (None when no answer came) or the
+    error that stopped it, and how long it took."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class WebhookSender(Protocol):
+    """Sends one signed webhook body to a subscriber's URL (``adapters/webhook_http.py``).
+
+    Must not follow redirects and must give up after ``timeout_s``; it reports failures in the
+    result instead of raising."""
+
+    def send(
+        self, url: str, headers: dict[str, str], body: bytes, timeout_s: float
+    ) -> SendResult: ...

@@ -10,7 +10,8 @@ and commits itself (only the outermost unit of work really commits). Times come 
 - ``settlement_claims``: partners' pay, loss compensation from the trace record, declared taxes;
 - ``settlement_lifecycle``: money derived from the stored lifecycle facts, and its counters;
 - ``settlement_statements``: balances and statements in plain words;
-- ``settlement_split``: the benefit split between partners (Shapley, core, nucleolus, Nash).
+- ``settlement_split``: the benefit split between partners (Shapley, core, nucleolus, Nash);
+- ``settlement_verify``: every balance recomputed from the transfers (``settle verify``).
 
 The engine's types the entry points need (the terms, the ledger's transfer and account key) are
 re-exported here, so no entry point imports ``xborder.settlement`` itself.
@@ -82,6 +83,13 @@ from xborder.services.settlement_statements import (
     balances,
     statement,
 )
+from xborder.services.settlement_verify import (
+    BalanceMismatch,
+    BrokenTransfer,
+    LedgerCheck,
+    VerifyLedger,
+    verify_ledger,
+)
 from xborder.settlement.escrow import EscrowTerms
 from xborder.settlement.ledger import AccountKey, Kind, Purpose, Transfer
 from xborder.settlement.milestones import COUNTERS
@@ -96,16 +104,17 @@ def escrow_holder(uow: UnitOfWork) -> str | None:
 
 
 __all__ = [
-    "COUNTERS", "FINDING_SCHEMA", "STEP_STATE", "AccountKey", "AutoConfirm", "Balances",
-    "CapturePaid", "CompensateFromTrace", "CompensateLoss", "ConfirmDelivery", "DeclaredTaxes",
-    "EscrowState", "EscrowTerms", "Kind", "LifecycleSettlement", "MarkDelivered", "Movement",
-    "OrderTransfers", "PayByRateCards", "PayPartners", "PostFrame", "PostResult", "PostTransfers",
-    "Purpose", "RefundOrders", "RemitTaxes", "SettleDeclaredTaxes", "SettleLifecycle", "SlaTerms",
-    "SplitBenefit", "Statement", "StatementLine", "StatementQuery", "TraceFindings", "Transfer",
+    "COUNTERS", "FINDING_SCHEMA", "STEP_STATE", "AccountKey", "AutoConfirm", "BalanceMismatch",
+    "Balances", "BrokenTransfer", "CapturePaid", "CompensateFromTrace", "CompensateLoss",
+    "ConfirmDelivery", "DeclaredTaxes", "EscrowState", "EscrowTerms", "Kind", "LedgerCheck",
+    "LifecycleSettlement", "MarkDelivered", "Movement", "OrderTransfers", "PayByRateCards",
+    "PayPartners", "PostFrame", "PostResult", "PostTransfers", "Purpose", "RefundOrders",
+    "RemitTaxes", "SettleDeclaredTaxes", "SettleLifecycle", "SlaTerms", "SplitBenefit",
+    "Statement", "StatementLine", "StatementQuery", "TraceFindings", "Transfer", "VerifyLedger",
     "WithholdTax", "WithholdTaxes", "auto_confirm", "balances", "capture_paid",
     "compensate_from_trace", "compensate_loss", "confirm_delivery", "escrow_holder",
     "escrow_state", "mark_delivered", "order_transfers", "pay_by_rate_cards", "pay_partners",
     "post_frame", "post_transfers", "refund_orders", "remit_taxes", "settle_declared_taxes",
     "settle_lifecycle", "settlement_counts", "split_benefit", "statement", "trace_findings",
-    "transfers_frame", "withhold_tax_for", "withhold_taxes",
+    "transfers_frame", "verify_ledger", "withhold_tax_for", "withhold_taxes",
 ]  # fmt: skip

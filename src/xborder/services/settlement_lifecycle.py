@@ -45,6 +45,7 @@ from xborder.settlement.contracts import (
     rate_cards,
     stored_rate_cards,
 )
+from xborder.settlement.crashpoints import crash_point
 from xborder.settlement.escrow import EscrowTerms
 from xborder.settlement.milestones import COUNTED_CODES, COUNTERS, count_orders
 from xborder.settlement.sla import SlaTerms
@@ -123,6 +124,7 @@ def settle_lifecycle(uow: UnitOfWork, command: SettleLifecycle) -> LifecycleSett
             if dated.height:
                 done.append(refund(uow, terms, dated.select("order_id", "at"), reason))
         uow.commit()
+    crash_point("committed", "settle_lifecycle")
     new = pl.concat([p.new for p in done])
     return LifecycleSettlement(
         at=now, **count_orders(new), transfers=sum(p.result.posted for p in done),

@@ -17,6 +17,7 @@ import polars as pl
 
 from xborder.domain.errors import InvalidValue
 from xborder.domain.money import currency_code
+from xborder.settlement.crashpoints import crash_point
 from xborder.settlement.ledger import (
     CODED_SCHEMA,
     TRANSFER_COLUMNS,
@@ -76,6 +77,7 @@ def post_frame(uow: UnitOfWork, command: PostFrame) -> PostResult:
     with uow:
         result = post(uow, command.frame).result
         uow.commit()
+        crash_point("committed", "post_frame")
         return result
 
 
@@ -116,6 +118,7 @@ def post(uow: UnitOfWork, frame: pl.DataFrame) -> Posted:
     result = check_batch(batch, accounts, stored, pendings)
     if result.accepted.height:
         repo.write(result.accepted, result.deltas)
+        crash_point("posted", *result.accepted.get_column("code").unique().to_list())
     new = frame.filter(pl.col("id").is_in(result.accepted.get_column("id").implode()))
     new = new.unique("id", keep="first", maintain_order=True)
     return Posted(PostResult(result.accepted.height, result.existing), new)

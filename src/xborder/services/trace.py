@@ -6,7 +6,10 @@ A thin facade over modules of one purpose each:
 - ``trace_import``: ``import_document(uow, ImportDocument)`` and ``event_hash_ids`` (no store);
 - ``trace_read``: ``export(uow, ExportEvents)`` and ``query(uow, QueryEvents)``;
 - ``trace_show``: ``show(uow, ShowParcel)``, a parcel's timeline for its parties and its buyer;
-- ``trace_verify``: ``verify(uow, Verify)``.
+- ``trace_verify``: ``verify(uow, Verify)`` (with ``trace_verify_rows``: columns, memberships,
+  registry);
+- ``trace_checkpoint``: ``checkpoint(uow, MakeCheckpoint)``, a signed tree head to keep outside
+  the store, and ``parse_checkpoint`` to read one back for ``Verify(checkpoint=...)``.
 
 Every read takes a ``Viewer`` and is confined to what it may see. ``Viewer`` and ``NotVisible``
 are re-exported so that the CLI and the API need nothing from the engine.
@@ -22,6 +25,12 @@ from xborder.services.trace_capture import (
     hash_id_of,
     register_objects,
 )
+from xborder.services.trace_checkpoint import (
+    MakeCheckpoint,
+    SignedTreeHead,
+    checkpoint,
+    parse_checkpoint,
+)
 from xborder.services.trace_import import (
     ImportDocument,
     ImportReport,
@@ -31,6 +40,7 @@ from xborder.services.trace_import import (
 from xborder.services.trace_read import (
     QUERY_PARAMETERS,
     REDACTED,
+    REDACTED_FROM,
     ExportEvents,
     QueryEvents,
     export,
@@ -47,11 +57,14 @@ from xborder.services.trace_show import (
 from xborder.services.trace_verify import Break, Verify, VerifyReport, verify
 from xborder.store.trace_repo import TraceRepository
 from xborder.trace.exceptions import ExceptionKind, Finding
+from xborder.trace.json_guard import MAX_DOCUMENT_BYTES
 from xborder.trace.visibility import NotVisible, Viewer
 
 __all__ = [
+    "MAX_DOCUMENT_BYTES",
     "QUERY_PARAMETERS",
     "REDACTED",
+    "REDACTED_FROM",
     "Break",
     "CaptureReport",
     "ExceptionKind",
@@ -59,11 +72,13 @@ __all__ = [
     "Finding",
     "ImportDocument",
     "ImportReport",
+    "MakeCheckpoint",
     "NotFound",
     "NotVisible",
     "ObjectSpec",
     "QueryEvents",
     "ShowParcel",
+    "SignedTreeHead",
     "Timeline",
     "TimelinePoint",
     "TraceRepository",
@@ -71,11 +86,13 @@ __all__ = [
     "VerifyReport",
     "Viewer",
     "capture",
+    "checkpoint",
     "event_hash_ids",
     "export",
     "hash_id_of",
     "history_rows",
     "import_document",
+    "parse_checkpoint",
     "query",
     "register_objects",
     "short_place",

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from xborder.domain.errors import InvalidValue
-from xborder.store.trace_repo import OBJECT_FACTS, TraceRepository
+from xborder.store.trace_repo import OBJECT_FACTS, OBJECT_ROW, TraceRepository
 from xborder.store.uow import UnitOfWork
 from xborder.trace import chain as chains
 from xborder.trace.epcis import PARTY_ID, SSCC_DL, build_events
@@ -29,7 +29,9 @@ from xborder.trace.identifiers import normalise
 from xborder.trace.lifecycle import EventType
 from xborder.trace.signing import KeyStore
 
-ZERO_ROOT = b"\x00" * 32
+ZERO_ROOT = chains.ZERO_ROOT
+# The signer of the object registry's state (``chain.registry_state``); no party captures as it.
+REGISTRY_PARTY = "registry"
 _SSCC_LINK = re.compile(SSCC_DL)
 PARTY = re.compile(PARTY_ID)
 _sha256 = hashlib.sha256
@@ -72,9 +74,19 @@ def _check_spec(spec: ObjectSpec) -> None:
             raise InvalidValue(name, f"must have 1 to {limit} characters", value)
     if spec.sscc is not None and not (len(spec.sscc) == 18 and spec.sscc.isdigit()):
         raise InvalidValue("sscc", "an SSCC has 18 digits", spec.sscc)
-    bad_party = next((p for p in spec.participants if not PARTY.match(p)), None)
+    bad_party = next(
+        (p for p in spec.participants if not PARTY.match(p) or p == REGISTRY_PARTY), None
+    )
     if bad_party is not None:
-        raise InvalidValue("participants", "a party id is 1-64 of a-z, 0-9 and '-'", bad_party)
+        raise InvalidValue(
+            "participants", "a party id is 1-64 of a-z, 0-9 and '-', not 'registry'", bad_party
+        )
+
+
+def check_party(name: str, party_id: str) -> None:
+    """A capturing party: a party id, and not the registry's own signer."""
+    if not PARTY.match(party_id) or party_id == REGISTRY_PARTY:
+        raise InvalidValue(name, "a party id is 1-64 of a-z, 0-9 and '-', not 'registry'", party_id)
 
 
 def register_objects(uow: UnitOfWork, specs: Sequence[ObjectSpec]) -> dict[str, int]:
@@ -83,7 +95,9 @@ def register_objects(uow: UnitOfWork, specs: Sequence[ObjectSpec]) -> dict[str, 
     A registration of a known key adds its participants and fills in the facts (tracking
     number, SSCC, destination postcode, order, lane) the object was registered without, so the
     step that learns the postcode after the one that bagged the parcel still makes it
-    trackable by its buyer; a fact already set is never changed.
+    trackable by its buyer; a fact already set is never changed. Every registration that
+    changes the registry signs its new state (``_sign_registry``), so that verify notices an
+    object row edited, inserted or deleted outside this use case.
     """
     for spec in specs:
         _check_spec(spec)
@@ -93,6 +107,7 @@ def register_objects(uow: UnitOfWork, specs: Sequence[ObjectSpec]) -> dict[str, 
         known = repo.object_facts(list(dict.fromkeys(s.key for s in specs)))
         ids = {key: int(facts["id"]) for key, facts in known.items()}
         fills: dict[int, dict[str, Any]] = {}
+        before: dict[int, bytes] = {}
         next_id = repo.next_id("objects")
         created = epoch_ms(uow.clock.now())
         rows = []
@@ -105,21 +120,59 @@ def register_objects(uow: UnitOfWork, specs: Sequence[ObjectSpec]) -> dict[str, 
                     if facts[name] is None and getattr(spec, name) is not None
                 }
                 if missing:
-                    fills.setdefault(int(facts["id"]), {}).update(missing)
+                    oid = int(facts["id"])
+                    before.setdefault(oid, chains.object_record([facts[c] for c in OBJECT_ROW]))
+                    fills.setdefault(oid, {}).update(missing)
                     facts.update(missing)
                 continue
-            known[spec.key] = {"id": next_id, **{n: getattr(spec, n) for n in OBJECT_FACTS}}
+            row = {"id": next_id, "key": spec.key, "kind": spec.kind, "created_ms": created} | {
+                name: getattr(spec, name) for name in OBJECT_FACTS
+            }
+            known[spec.key] = row
             ids[spec.key] = next_id
-            rows.append(
-                {"id": next_id, "key": spec.key, "kind": spec.kind, "created_ms": created}
-                | {name: getattr(spec, name) for name in OBJECT_FACTS}
-            )
+            rows.append(row)
             next_id += 1
         repo.insert_objects(rows)
         repo.fill_objects(sorted(fills.items()))
+        if rows or fills:
+            by_id = {int(f["id"]): f for f in known.values()}
+            added = [chains.object_record([r[c] for c in OBJECT_ROW]) for r in rows]
+            added += [chains.object_record([by_id[o][c] for c in OBJECT_ROW]) for o in fills]
+            _sign_registry(repo, uow.keys, created, added, list(before.values()), len(rows))
         repo.add_participants([(ids[s.key], p) for s in specs for p in s.participants])
         uow.commit()
     return ids
+
+
+def _sign_registry(
+    repo: TraceRepository,
+    keys: KeyStore,
+    now_ms: int,
+    added: list[bytes],
+    removed: list[bytes],
+    new_objects: int,
+) -> None:
+    """Append a registry batch: the registry's new LtHash state (``root``, over every object
+    row) and object count (``event_count``), chained to the previous state and signed."""
+    key = keys.load_or_create(REGISTRY_PARTY)
+    repo.add_key(REGISTRY_PARTY, key.key_id, key.public, now_ms)
+    last = repo.last_batch(REGISTRY_PARTY)
+    prev_root = bytes(last["root"]) if last else ZERO_ROOT
+    count = int(last["event_count"]) + new_objects if last else repo.count_objects()
+    batch = {
+        "id": repo.next_id("batches"),
+        "party_id": REGISTRY_PARTY,
+        "key_id": key.key_id,
+        "event_count": count,
+        "first_event_id": 0,
+        "last_event_id": 0,
+        "prev_root": prev_root,
+        "root": chains.registry_state(prev_root, added, removed),
+        "created_ms": now_ms,
+        "source": "registry",
+    }
+    batch["signature"] = key.sign(chains.row_message(batch))
+    repo.insert_batch(batch)
 
 
 # ---- appending to the ledger ---------------------------------------------------------------------
@@ -145,7 +198,7 @@ class AppendReport:
 
 
 def _links(
-    heads: dict[int, tuple[int, bytes]], oids: list[int], docs: list[str]
+    heads: dict[int, tuple[int, bytes]], oids: list[int], docs: list[str], digests: list[bytes]
 ) -> tuple[list[int], list[bytes], list[bytes]]:
     """(seq, prev, chain) of each new event, continuing each object's chain; updates heads."""
     genesis = chains.GENESIS
@@ -154,15 +207,16 @@ def _links(
         seqs = [h[0] + 1 if h else 1 for h in got]
         prevs = [h[1] if h else genesis for h in got]
         leaves = [
-            _sha256(pv + d.encode("utf-8")).digest() for pv, d in zip(prevs, docs, strict=True)
+            _sha256(pv + dg + d.encode("utf-8")).digest()
+            for pv, dg, d in zip(prevs, digests, docs, strict=True)
         ]
         heads.update(zip(oids, zip(seqs, leaves, strict=True), strict=True))
         return seqs, prevs, leaves
     seqs, prevs, leaves = [], [], []  # an object twice: each event chains onto the one before
-    for o, d in zip(oids, docs, strict=True):
+    for o, d, dg in zip(oids, docs, digests, strict=True):
         h = heads.get(o)
         seq, pv = (h[0] + 1, h[1]) if h else (1, genesis)
-        link = _sha256(pv + d.encode("utf-8")).digest()
+        link = _sha256(pv + dg + d.encode("utf-8")).digest()
         heads[o] = (seq, link)
         seqs.append(seq)
         prevs.append(pv)
@@ -191,7 +245,7 @@ def append(
         first = next_event
         oids = [p.object_ids[i] for i in idx]
         docs = [p.documents[i] for i in idx]
-        seqs, prevs, leaves = _links(heads, oids, docs)
+        seqs, prevs, leaves = _links(heads, oids, docs, [p.digests[i] for i in idx])
         ids = range(first, first + len(idx))
         for i, eid in zip(idx, ids, strict=True):
             event_ids[i] = eid
@@ -204,25 +258,21 @@ def append(
         ]
         root = chains.merkle_root(leaves)
         prev_root = repo.last_root(party) or ZERO_ROOT
-        message = chains.batch_message(
-            next_batch, party, prev_root, root, len(rows), first, next_event - 1
-        )
+        batch: dict[str, Any] = {
+            "id": next_batch,
+            "party_id": party,
+            "key_id": key.key_id,
+            "event_count": len(rows),
+            "first_event_id": first,
+            "last_event_id": next_event - 1,
+            "prev_root": prev_root,
+            "root": root,
+            "created_ms": now_ms,
+            "source": source[:200],
+        }
+        batch["signature"] = key.sign(chains.row_message(batch))
         repo.insert_events(rows)
-        repo.insert_batch(
-            {
-                "id": next_batch,
-                "party_id": party,
-                "key_id": key.key_id,
-                "event_count": len(rows),
-                "first_event_id": first,
-                "last_event_id": next_event - 1,
-                "prev_root": prev_root,
-                "root": root,
-                "signature": key.sign(message),
-                "created_ms": now_ms,
-                "source": source[:200],
-            }
-        )
+        repo.insert_batch(batch)
         batch_ids.append(next_batch)
         next_batch += 1
     repo.add_participants(
@@ -263,6 +313,8 @@ def capture(uow: UnitOfWork, frame: pl.DataFrame, keys: KeyStore | None = None) 
         now = uow.clock.now()
         built = build_events(frame)
         f = built.frame
+        if f.height and (f.get_column("party_id") == REGISTRY_PARTY).any():
+            check_party("party_id", REGISTRY_PARTY)
         _refuse_future(f, now)
         repo = uow.trace
         repo.lock()
@@ -313,13 +365,16 @@ def memberships(
     event_ids: list[int],
     child_ids: Mapping[str, int],
 ) -> None:
-    """Record which parcels went into (ADD) or came out of (DELETE) which bag, at which event."""
+    """Record which parcels went into (ADD) or came out of (DELETE) which bag, at which event,
+    applied in ledger (event id) order, as verify replays them."""
     adds: list[tuple[int, int, int]] = []
-    for row, action, children in agg_rows:
+    for row, action, children in sorted(agg_rows, key=lambda r: event_ids[r[0]]):
         container, event_id = object_ids[row], event_ids[row]
         members = [child_ids[c] for c in children or [] if c in child_ids]
         if action == "ADD":
             adds.extend((container, m, event_id) for m in members)
         elif action == "DELETE":
+            repo.add_memberships(adds)  # an ADD earlier in the ledger is open before this DELETE
+            adds = []
             repo.close_memberships(container, event_id, members or None)
     repo.add_memberships(adds)

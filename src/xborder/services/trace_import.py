@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from xborder.domain.errors import InvalidValue
 from xborder.services.trace_capture import (
-    PARTY,
     ObjectSpec,
     Pending,
     append,
+    check_party,
     epoch_ms,
     hash_id_of,
     memberships,
@@ -34,10 +35,11 @@ from xborder.trace.event_hash import (
     namespaces_of,
     prehash,
 )
-from xborder.trace.lifecycle import EventType
+from xborder.trace.lifecycle import XB_VOC, EventType
 from xborder.trace.schema import validate
 
 _sha256 = hashlib.sha256
+_HASH_ID = re.compile(r"^ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.[01]$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,16 +75,27 @@ def _event_path(doc: Mapping[str, Any], index: int) -> str:
     return "$.epcisBody.event"
 
 
+def redacted_from(event: Mapping[str, Any], ns: Mapping[str, str]) -> bytes | None:
+    """The Event Hash digest of the stored event a redacted export cut down
+    (``xb:redactedFrom``, written by ``trace export --as-party``), or None."""
+    for name, value in event.items():
+        prefix, sep, local = name.partition(":")
+        if sep and local == "redactedFrom" and ns.get(prefix) == XB_VOC:
+            m = _HASH_ID.match(value) if isinstance(value, str) else None
+            return bytes.fromhex(m.group(1)) if m else None
+    return None
+
+
 def import_document(uow: UnitOfWork, command: ImportDocument) -> ImportReport:
     """Validate and store an EPCIS 2.0 document; a rejected document stores nothing.
 
     Each event keeps the document's prefix declarations in its own ``@context`` so that it stays
     self-describing (and re-hashable) on its own, and joins the chain of its subject (parentID,
-    else its first EPC). Events already in the ledger (same Event Hash ID) are skipped.
+    else its first EPC). Events already in the ledger (same Event Hash ID) are skipped, and so
+    is a redacted copy of a stored event (its ``xb:redactedFrom`` names a stored Event Hash ID).
     """
     party_id = command.party_id
-    if not PARTY.match(party_id):
-        raise InvalidValue("party", "a party id is 1-64 of a-z, 0-9 and '-'", party_id)
+    check_party("party", party_id)
     raw = command.raw
     doc: Any = parse_json(raw) if isinstance(raw, str | bytes) else dict(raw)
     validate(doc)
@@ -119,7 +132,7 @@ def import_document(uow: UnitOfWork, command: ImportDocument) -> ImportReport:
         child_keys: set[str] = set()
         duplicates = 0
         for stored, digest, c in prepared:
-            if digest in seen:
+            if digest in seen or redacted_from(stored, namespaces_of(stored, ns)) in seen:
                 duplicates += 1
                 continue
             seen.add(digest)

@@ -20,7 +20,7 @@ from xborder.store.trace_repo import TraceRepository
 from xborder.store.uow import UnitOfWork
 from xborder.trace import vocabulary
 from xborder.trace.epcis import SSCC_DL, document, epcs_of, sscc_link
-from xborder.trace.event_hash import canonical_time, canonical_value, namespaces_of
+from xborder.trace.event_hash import canonical_time, canonical_value, hash_event, namespaces_of
 from xborder.trace.identifiers import normalise
 from xborder.trace.lifecycle import XB_VOC
 from xborder.trace.schema import validate_query
@@ -31,6 +31,7 @@ READ_COLUMNS = (
     "read_point", "biz_location", "event_time_ms", "hash", "document",
 )  # fmt: skip
 REDACTED = "xb:redactedChildEPCs"
+REDACTED_FROM = "xb:redactedFrom"  # the Event Hash ID of the stored event a redaction cuts down
 _OPERATOR = Viewer.operator()
 _SSCC_LINK = re.compile(SSCC_DL)
 
@@ -79,8 +80,11 @@ def _event_json(row: Any) -> dict[str, Any]:
 def events_for(repo: TraceRepository, viewer: Viewer, rows: Sequence[Any]) -> list[dict[str, Any]]:
     """Stored events as JSON; for a party, a bag's childEPCs keep only parcels it may see.
 
-    A redacted event says how many children it hides (``xb:redactedChildEPCs``); its eventID
-    stays the hash of the full stored event, which only the operator can re-derive.
+    A redacted event is a new event: it says how many children it hides
+    (``xb:redactedChildEPCs``) and which stored event it cuts down (``xb:redactedFrom``, that
+    event's Event Hash ID), and its eventID is the Event Hash ID of what is exported, so anyone
+    can re-derive it. Importing it into the store that holds the original adds nothing. The
+    party that captured an event sees it whole: it named every child itself.
     """
     events = [_event_json(r) for r in rows]
     if viewer.is_operator or viewer.party_id is None:
@@ -89,15 +93,22 @@ def events_for(repo: TraceRepository, viewer: Viewer, rows: Sequence[Any]) -> li
     if not children:
         return events
     visible = repo.visible_keys(viewer.party_id, children)
-    for event in events:
+    for event, row in zip(events, rows, strict=True):
         kids = event.get("childEPCs")
-        if not kids:
+        if not kids or row.party_id == viewer.party_id:  # its own event: it wrote every child
             continue
         keep = [k for k in kids if k in visible]
         if len(keep) < len(kids):
+            event.pop("eventID", None)
             event["childEPCs"] = keep
-            event["@context"] = [{"xb": XB_VOC}]
+            own = event.get("@context")
+            event["@context"] = [
+                *(own if isinstance(own, list) else [own] if own else []),
+                {"xb": XB_VOC},
+            ]
             event[REDACTED] = len(kids) - len(keep)
+            event[REDACTED_FROM] = hash_id_of(bytes(row.hash))
+            event["eventID"] = hash_event(event, namespaces_of(event))
     return events
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from xborder.bootstrap import bootstrap
@@ -27,6 +28,8 @@ from xborder.simulation.scenario import SimulationRun, simulate
 from xborder.trace.signing import KeyStore
 
 Progress = Callable[[str, int, int], None]
+WORKER_WAIT_S = 120.0  # how long a study waits for a worker before it gives up
+POLL_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,7 @@ def run_replications(
         if progress:
             progress("replications", 1, 1)
         return out
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, LocalCluster, wait
 
     cluster = None
     if scheduler is None:
@@ -121,14 +124,26 @@ def run_replications(
     else:
         client = Client(scheduler)  # type: ignore[no-untyped-call]
     try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT_S)
         futures = client.map(run_replication, list(reps), pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        results: list[dict[str, Any] | None] = [None] * len(futures)
-        for done, future in enumerate(as_completed(futures), start=1):  # type: ignore[no-untyped-call]
-            results[index[future.key]] = future.result()
+        pending, lonely_since = set(futures), None
+        while pending:
+            try:  # Dask's wait raises when nothing finished within the timeout
+                done, pending = wait(list(pending), timeout=POLL_S, return_when="FIRST_COMPLETED")  # type: ignore[no-untyped-call]
+            except TimeoutError:
+                done = set()
+            for future in done:
+                future.result()  # a replication's error is the study's error
             if progress:
-                progress("replications", done, len(futures))
-        return [r for r in results if r is not None]
+                progress("replications", len(futures) - len(pending), len(futures))
+            # workers that died (killed, out of memory) leave tasks waiting for ever: give up
+            if client.scheduler_info()["workers"]:
+                lonely_since = None
+            elif lonely_since is None:
+                lonely_since = monotonic()
+            elif monotonic() - lonely_since >= WORKER_WAIT_S:
+                raise RuntimeError("the Dask cluster lost every worker; replications stopped")
+        return [f.result() for f in futures]
     finally:
         client.close()  # type: ignore[no-untyped-call]
         if cluster is not None:

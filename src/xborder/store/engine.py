@@ -1,4 +1,13 @@
-"""Engines for SQLite (WAL, foreign keys, explicit transactions) and PostgreSQL (psycopg 3)."""
+"""Engines for SQLite (WAL, foreign keys, explicit transactions) and PostgreSQL (psycopg 3).
+
+Durability on SQLite: ``synchronous=FULL`` on every connection. In WAL mode ``NORMAL`` syncs
+the log only at checkpoints, so a commit the caller was told about (a posted transfer, a
+captured order) can vanish on power loss or an OS crash; ``FULL`` syncs the log at every commit,
+so what is acknowledged is on disk. It is per connection and per database file, not per table:
+the ledger shares transactions with orders, parcels and the trace (one use case, one
+transaction), so the whole store gets the ledger's promise. The cost, measured with
+``benchmarks/bench_ledger.py``, is in ``docs/settlement.md`` (one fsync per commit).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+SYNCHRONOUS = "FULL"  # an acknowledged commit survives power loss (see the module docstring)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -22,10 +33,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # Let SQLAlchemy own transaction boundaries (pysqlite's implicit BEGIN breaks SAVEPOINT).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        # First: every later pragma (journal_mode=WAL takes a lock on a new file) and every
+        # BEGIN IMMEDIATE waits up to this long for another writer instead of failing at once.
         cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA cache_size=-131072")  # 128 MiB: bulk inserts keep indexes in memory
         cursor.close()
 

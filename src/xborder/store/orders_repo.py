@@ -24,7 +24,19 @@ KEY_CHUNK = 400  # row-value IN lists stay well below SQLite's 32,766 bound para
 
 
 class DuplicateOrderKey(Exception):
-    """A (channel, external_id) of the insert is already stored."""
+    """A (channel, external_id) of the insert is already stored, or is being stored by a
+    concurrent transaction (a unique violation after waiting for it, or a deadlock between two
+    writers of the same keys): the caller re-reads the stored keys and tries the rest again."""
+
+
+class StoreBusy(Exception):
+    """The store stayed locked by another writer for longer than the busy timeout (SQLite)."""
+
+
+def is_store_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" / "database is busy" (worth retrying)."""
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 class OrderRepository:
@@ -72,6 +84,10 @@ class OrderRepository:
             if "external_id" in str(exc) or "uq_orders_channel_external_id" in str(exc):
                 raise DuplicateOrderKey(str(exc)) from exc
             raise
+        except dbapi.OperationalError as exc:
+            if getattr(exc, "sqlstate", None) == "40P01":  # deadlock_detected: writers crossed
+                raise DuplicateOrderKey(str(exc)) from exc
+            raise
 
     def _copy(self, table: str, frame: pl.DataFrame) -> None:
         raw = self.connection.connection.driver_connection
@@ -101,6 +117,56 @@ class OrderRepository:
             found, schema={"channel": pl.String, "external_id": pl.String, "id": pl.Int64},
             orient="row",
         )  # fmt: skip
+
+    def any_stored(self, keys: pl.DataFrame) -> bool:
+        """Whether the first, middle or last of these keys is stored (three index probes): a cheap
+        guess whether a batch is a re-import, to choose the write path."""
+        if keys.height == 0:
+            return False
+        probe = keys.select("channel", "external_id")
+        picks = sorted({0, keys.height // 2, keys.height - 1})
+        pairs = [probe.row(i) for i in picks]
+        query = select(orders.c.id).where(tuple_(orders.c.channel, orders.c.external_id).in_(pairs))
+        return self.connection.execute(query.limit(1)).first() is not None
+
+    def stored_for_keys(self, keys: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The stored orders with these (channel, external_id) keys and their lines, normalised as
+        ``load`` returns them, in one join per table (a temporary key table on SQLite, arrays on
+        PostgreSQL) rather than one query per few hundred keys."""
+        pairs = keys.select("channel", "external_id").unique()
+        order_cols = ", ".join(f"o.{c}" for c in ORDER_COLUMNS)
+        line_cols = ", ".join(f"l.{c}" for c in LINE_COLUMNS)
+        raw = self.connection.connection.driver_connection
+        if self.dialect == "postgresql":
+            join = ("JOIN unnest(%(c)s::text[], %(e)s::text[]) AS k(channel, external_id) "
+                    "ON o.channel = k.channel AND o.external_id = k.external_id")  # fmt: skip
+            params: Any = {"c": pairs.get_column("channel").to_list(),
+                           "e": pairs.get_column("external_id").to_list()}  # fmt: skip
+            with raw.cursor() as cursor:  # type: ignore[union-attr]
+                order_rows = cursor.execute(f"SELECT {order_cols} FROM orders o {join}",
+                                            params).fetchall()  # fmt: skip
+                line_rows = cursor.execute(
+                    f"SELECT {line_cols} FROM order_lines l JOIN orders o ON l.order_id = o.id "
+                    f"{join}", params,
+                ).fetchall()  # fmt: skip
+        else:
+            join = ("JOIN temp.capture_keys k "
+                    "ON o.channel = k.channel AND o.external_id = k.external_id")  # fmt: skip
+            cursor = raw.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute("CREATE TEMP TABLE IF NOT EXISTS capture_keys "
+                               "(channel TEXT NOT NULL, external_id TEXT NOT NULL)")  # fmt: skip
+                cursor.execute("DELETE FROM temp.capture_keys")
+                cursor.executemany("INSERT INTO temp.capture_keys VALUES (?, ?)", _tuples(pairs))
+                order_rows = cursor.execute(f"SELECT {order_cols} FROM orders o {join}").fetchall()
+                line_rows = cursor.execute(
+                    f"SELECT {line_cols} FROM order_lines l JOIN orders o ON l.order_id = o.id "
+                    f"{join}"
+                ).fetchall()  # fmt: skip
+                cursor.execute("DELETE FROM temp.capture_keys")
+            finally:
+                cursor.close()
+        return _normalised(order_rows, orders), _normalised(line_rows, order_lines)
 
     def load(self, ids: Sequence[int]) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Stored orders and lines as normalised frames (placed_at in UTC); for small id sets."""
@@ -281,6 +347,23 @@ def _for_copy(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.col("placed_at").dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f+00:00")
     )
+
+
+def _normalised(rows: list[Any], table: Any) -> pl.DataFrame:
+    """Driver rows as a frame typed like ``load``'s: SQLite's text times parsed, times in UTC."""
+    schema = _schema(table)
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    series = []
+    for (name, kind), values in zip(schema.items(), zip(*rows, strict=True), strict=True):
+        if kind == pl.Date:
+            values = tuple(v if isinstance(v, date) else date.fromisoformat(v) for v in values)
+        elif kind == pl.Datetime("us", "UTC"):
+            values = tuple(
+                _utc(v if isinstance(v, datetime) else datetime.fromisoformat(v)) for v in values
+            )
+        series.append(pl.Series(name, values, dtype=kind))
+    return pl.DataFrame(series)
 
 
 def _utc(value: datetime) -> datetime:

@@ -31,7 +31,7 @@ CHUNK = 500
 PARCEL_COLUMNS = (
     "id", "order_id", "sscc", "tracking_no", "status", "status_at", "consolidation_id",
     "lane_id", "last_mile_id", "warehouse_id", "packed_at", "departed_at", "delivered_at",
-    "declared", "destination_country",
+    "declared", "destination_country", "promised_by",
 )  # fmt: skip
 PARCEL_SCHEMA: dict[str, Any] = {
     "id": pl.String, "order_id": pl.Int64, "sscc": pl.String, "tracking_no": pl.String,
@@ -39,7 +39,7 @@ PARCEL_SCHEMA: dict[str, Any] = {
     "lane_id": pl.String, "last_mile_id": pl.String, "warehouse_id": pl.String,
     "packed_at": pl.Datetime("us", "UTC"), "departed_at": pl.Datetime("us", "UTC"),
     "delivered_at": pl.Datetime("us", "UTC"), "declared": pl.Boolean,
-    "destination_country": pl.String,
+    "destination_country": pl.String, "promised_by": pl.Date,
 }  # fmt: skip
 
 

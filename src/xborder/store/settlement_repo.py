@@ -32,6 +32,7 @@ from xborder.settlement.ledger import (
 )
 from xborder.store.schema_settlement import ledger_accounts, ledger_balances, ledger_transfers
 
+POSTING_SETTING = "xborder.ledger_posting"  # PostgreSQL: the balance guard's pass (0011)
 KEY_SCHEMA: dict[str, Any] = {
     "account": pl.Int64, "party": pl.String, "purpose": pl.String, "currency": pl.String,
     "flags": pl.Int64,
@@ -142,7 +143,12 @@ class LedgerRepository:
                 ) as cp:
                     for chunk in frame.iter_slices(200_000):
                         cp.write(chunk.write_csv(include_header=False, null_value=""))
-                cursor.executemany(update.format(p="%s"), delta_rows)
+                # the balance guard (migration 0011) lets only this update through
+                cursor.execute(f"SELECT set_config('{POSTING_SETTING}', 'on', true)")
+                try:
+                    cursor.executemany(update.format(p="%s"), delta_rows)
+                finally:
+                    cursor.execute(f"SELECT set_config('{POSTING_SETTING}', 'off', true)")
             return
         frame = accepted.with_columns(
             pl.col("at").dt.replace_time_zone(None).dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
@@ -153,7 +159,11 @@ class LedgerRepository:
             cursor.executemany(
                 f"INSERT INTO ledger_transfers ({columns}) VALUES ({marks})", frame.rows()
             )
-            cursor.executemany(update.format(p="?"), delta_rows)
+            cursor.execute("INSERT INTO ledger_posting (token) VALUES (1)")  # the guard's pass
+            try:
+                cursor.executemany(update.format(p="?"), delta_rows)
+            finally:
+                cursor.execute("DELETE FROM ledger_posting")
         finally:
             cursor.close()
 

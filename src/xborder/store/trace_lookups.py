@@ -1,10 +1,11 @@
-"""Read-only looks of the trace area outside the ledger: names for a timeline (hubs, warehouses,
-parties, GLNs), a lane's p95 transit for its exceptions, and the packed parcel behind a tracking
-number. A mixin of ``TraceRepository``, so the trace services still reach it as ``uow.trace``."""
+"""Read-only looks of the trace area: names for a timeline (hubs, warehouses, parties, GLNs), a
+lane's p95 transit for its exceptions, the packed parcel behind a tracking number, and the bulk
+reads of verification (events, objects and memberships, streamed). A mixin of
+``TraceRepository``, so the trace services still reach it as ``uow.trace``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -12,9 +13,66 @@ from sqlalchemy import Connection, select
 from xborder.store.schema import hubs, lanes, parties, warehouses
 from xborder.store.schema_planning import parcels
 
+# the columns a registration may fill in on an object registered earlier without them
+OBJECT_FACTS = ("tracking_no", "sscc", "destination_postcode", "order_id", "lane")
+# a whole object row, in the order the signed registry state hashes it (``chain.object_record``)
+OBJECT_ROW = ("id", "key", "kind", *OBJECT_FACTS, "created_ms")
+
 
 class TraceLookups:
     connection: Connection
+    postgres: bool
+
+    def _raw(self) -> Any:
+        raise NotImplementedError
+
+    def stream_events(self, columns: Sequence[str], size: int = 50_000) -> Iterator[list[Any]]:
+        """All events in id order, in chunks, straight from the driver (verification streams).
+
+        ``document`` comes back as UTF-8 bytes (what the chain hashes), not decoded text. On
+        PostgreSQL a server-side cursor keeps memory flat however large the ledger is.
+        """
+        raw = self.connection.connection.driver_connection
+        as_bytes = "convert_to(document, 'UTF8')" if self.postgres else "CAST(document AS BLOB)"
+        cols = ", ".join(as_bytes if c == "document" else c for c in columns)
+        cursor = raw.cursor(name="trace_stream") if self.postgres else raw.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(f"SELECT {cols} FROM trace_events ORDER BY id")
+            while True:
+                chunk = cursor.fetchmany(size)
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            cursor.close()
+
+    def stream_objects(self, size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
+        """Every object row (``OBJECT_ROW`` columns) in id order, in chunks (verification)."""
+        cursor = self._raw()
+        try:
+            cursor.execute(f"SELECT {', '.join(OBJECT_ROW)} FROM trace_objects ORDER BY id")
+            while True:
+                chunk = cursor.fetchmany(size)
+                if not chunk:
+                    return
+                yield [tuple(r) for r in chunk]
+        finally:
+            cursor.close()
+
+    def all_memberships(self) -> list[tuple[int, int, int, int | None]]:
+        """Every (container, member, added event, removed event) row (verification)."""
+        cursor = self._raw()
+        try:
+            cursor.execute(
+                "SELECT container_id, member_id, added_event_id, removed_event_id "
+                "FROM trace_memberships"
+            )
+            return [
+                (int(c), int(m), int(a), None if r is None else int(r))
+                for c, m, a, r in cursor.fetchall()
+            ]
+        finally:
+            cursor.close()
 
     def lane_p95(self, lane_id: str | None) -> float | None:
         """The lane's p95 transit in days (``lanes``), None for no or an unknown lane."""

@@ -9,7 +9,7 @@ SQL lives here (the services build no SQL), including the few read-only looks at
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -24,7 +24,7 @@ from xborder.store.schema_trace import (
     trace_participants,
     trace_party_keys,
 )
-from xborder.store.trace_lookups import TraceLookups
+from xborder.store.trace_lookups import OBJECT_FACTS, OBJECT_ROW, TraceLookups
 
 EVENT_COLUMNS = (
     "id", "object_id", "seq", "batch_id", "party_id", "event_type", "action", "biz_step",
@@ -32,10 +32,9 @@ EVENT_COLUMNS = (
     "document",
 )  # fmt: skip
 _CHUNK = 20_000
-# the columns a registration may fill in on an object registered earlier without them
-OBJECT_FACTS = ("tracking_no", "sscc", "destination_postcode", "order_id", "lane")
 # EPCIS query parameters that compare one stored column with a list of values
 EQUALS_COLUMNS = ("biz_step", "disposition", "biz_location", "read_point")
+__all__ = ["EQUALS_COLUMNS", "EVENT_COLUMNS", "OBJECT_FACTS", "OBJECT_ROW", "TraceRepository"]
 _TABLES = {"objects": trace_objects, "events": trace_events, "batches": trace_batches}
 
 
@@ -111,12 +110,16 @@ class TraceRepository(TraceLookups):
         )
 
     def object_facts(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Key -> id and the ``OBJECT_FACTS`` of the registered objects among ``keys``."""
-        cols = ("key", "id", *OBJECT_FACTS)
+        """Key -> the whole row (``OBJECT_ROW``) of the registered objects among ``keys``."""
         rows = self._select_in(
-            f"SELECT {', '.join(cols)} FROM trace_objects WHERE key {{in_}}", keys
+            f"SELECT {', '.join(OBJECT_ROW)} FROM trace_objects WHERE key {{in_}}", keys
         )
-        return {r[0]: dict(zip(cols[1:], r[1:], strict=True)) for r in rows}
+        return {r[1]: dict(zip(OBJECT_ROW, r, strict=True)) for r in rows}
+
+    def count_objects(self) -> int:
+        return int(
+            self.connection.execute(select(func.count()).select_from(trace_objects)).scalar() or 0
+        )
 
     def fill_objects(self, updates: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
         """Set facts an object was registered without (the caller passes only empty ones)."""
@@ -247,6 +250,15 @@ class TraceRepository(TraceLookups):
         )
         return {int(o): (int(s), bytes(c)) for o, s, c in rows}
 
+    def last_batch(self, party_id: str) -> dict[str, Any] | None:
+        row = self.connection.execute(
+            select(trace_batches)
+            .where(trace_batches.c.party_id == party_id)
+            .order_by(trace_batches.c.id.desc())
+            .limit(1)
+        ).first()
+        return dict(row._mapping) if row else None
+
     def last_root(self, party_id: str) -> bytes | None:
         row = self.connection.execute(
             select(trace_batches.c.root)
@@ -298,26 +310,6 @@ class TraceRepository(TraceLookups):
     def batches(self) -> list[dict[str, Any]]:
         rows = self.connection.execute(select(trace_batches).order_by(trace_batches.c.id))
         return [dict(r._mapping) for r in rows]
-
-    def stream_events(self, columns: Sequence[str], size: int = 50_000) -> Iterator[list[Any]]:
-        """All events in id order, in chunks, straight from the driver (verification streams).
-
-        ``document`` comes back as UTF-8 bytes (what the chain hashes), not decoded text. On
-        PostgreSQL a server-side cursor keeps memory flat however large the ledger is.
-        """
-        raw = self.connection.connection.driver_connection
-        as_bytes = "convert_to(document, 'UTF8')" if self.postgres else "CAST(document AS BLOB)"
-        cols = ", ".join(as_bytes if c == "document" else c for c in columns)
-        cursor = raw.cursor(name="trace_stream") if self.postgres else raw.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(f"SELECT {cols} FROM trace_events ORDER BY id")
-            while True:
-                chunk = cursor.fetchmany(size)
-                if not chunk:
-                    return
-                yield chunk
-        finally:
-            cursor.close()
 
     def events_of(self, object_ids: Sequence[int], columns: Sequence[str]) -> list[Any]:
         cols = ", ".join(f"e.{c}" for c in columns)

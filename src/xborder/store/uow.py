@@ -16,6 +16,8 @@ from sqlalchemy import Connection, Engine
 
 from xborder.adapters.clock import SystemClock
 from xborder.domain.clock import Clock
+from xborder.store.api_repo import ApiRepository
+from xborder.store.capture_jobs_repo import CaptureJobRepository
 from xborder.store.customs_repo import CustomsRepository
 from xborder.store.inventory_repo import InventoryRepository
 from xborder.store.kpi_repo import KpiRepository
@@ -23,7 +25,9 @@ from xborder.store.orders_repo import OrderRepository
 from xborder.store.parcels_repo import ParcelRepository
 from xborder.store.planning_repo import PlanningRepository
 from xborder.store.settlement_repo import LedgerRepository
+from xborder.store.tenancy_repo import TenancyRepository
 from xborder.store.trace_repo import TraceRepository
+from xborder.store.webhooks_repo import WebhookRepository
 from xborder.store.world_repo import WorldRepository
 from xborder.trace.signing import KeyStore
 
@@ -71,6 +75,10 @@ class UnitOfWork:
             self.planning = PlanningRepository(conn)
             self.kpis = KpiRepository(conn)
             self.inventory = InventoryRepository(conn)
+            self.tenancy = TenancyRepository(conn)
+            self.api = ApiRepository(conn)
+            self.webhooks = WebhookRepository(conn)
+            self.capture_jobs = CaptureJobRepository(conn)
         self._depth += 1
         return self
 

@@ -8,10 +8,9 @@ the generic ``event_hash.prehash`` of the document it wrote, so both paths give 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -20,6 +19,7 @@ from xborder.domain.errors import InvalidValue
 from xborder.trace import event_hash
 from xborder.trace.event_hash import canonical_time, canonical_value
 from xborder.trace.identifiers import normalise
+from xborder.trace.json_guard import load_json
 from xborder.trace.lifecycle import LIFECYCLE, EventType, Step
 from xborder.trace.vocabulary import CBV
 
@@ -27,6 +27,7 @@ EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 SSCC_DL = r"^https://id\.gs1\.org/00/\d{18}$"
 _UNSAFE = r'["\\\x00-\x1f]'  # values are spliced into JSON: forbid what would need escaping
 PARTY_ID = r"^[a-z0-9][a-z0-9-]{0,63}$"  # as xborder.domain.parties.Party.id
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 CAPTURE_SCHEMA: dict[str, Any] = {
     "object_key": pl.String,  # canonical Digital Link of the parcel / bag (its SSCC)
@@ -350,12 +351,9 @@ def document(
 
 
 def parse_json(text: str | bytes) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidValue(
-            "$", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+    """Parse an EPCIS JSON document within the limits of ``json_guard`` (size, encoding, depth,
+    string length), checked before parsing; ``InvalidValue`` names the place and the reason."""
+    return load_json(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,9 +382,8 @@ def _full(field: str, value: Any, ns: Mapping[str, str]) -> str | None:
 def event_columns(event: Mapping[str, Any], ns: Mapping[str, str], hash_id: str) -> EventColumns:
     """Columns for the store and the query parameters (values canonical, as in the pre-hash)."""
     moment = canonical_time(str(event.get("eventTime", "")))
-    time_ms = int(
-        datetime.strptime(moment, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp() * 1000
-    )
+    parsed = datetime.strptime(moment, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    time_ms = (parsed - _EPOCH) // timedelta(milliseconds=1)  # exact: no float rounding
     rp, bl = event.get("readPoint"), event.get("bizLocation")
     return EventColumns(
         event_type=str(event.get("type")),

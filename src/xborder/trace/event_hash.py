@@ -29,7 +29,10 @@ _WELL_KNOWN = {
     "gs1": vocabulary.GS1_VOC,
     "cbv": vocabulary.CBV,
     "epcis": "https://ref.gs1.org/epcis/",
-    "cbvmda": "urn:epcglobal:cbv:mda:",
+    # CBV master-data attributes: without a trailing colon, as the reference implementation
+    # writes them since its PR #123 (``{urn:epcglobal:cbv:mda}countryOfExport``); a document
+    # that declares ``cbvmda`` itself is hashed with its own declaration, as given.
+    "cbvmda": "urn:epcglobal:cbv:mda",
 }
 _IGNORED_KEYS = frozenset({"rdfs:comment", "comment", "#text", "@context"})
 _NOT_HASHED = frozenset({"recordTime", "eventID", "type", "errorDeclaration", "certificationInfo"})
