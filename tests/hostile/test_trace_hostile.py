@@ -44,10 +44,9 @@ def test_import_refuses(hostile: Hostile, case: Case) -> None:
     assert _stored(hostile) == 0
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # trace hash reads no store
 @pytest.mark.parametrize("case", [c for c in CASES if c.file in PARSE_LEVEL], ids=lambda c: c.file)
 def test_hash_refuses(hostile: Hostile, case: Case) -> None:
-    if hostile.kind != "sqlite":
-        pytest.skip("trace hash reads no store")
     outcome = hostile.invoke(case.command(["trace", "hash"]))
     assert_refused(outcome, place=case.place, reason=case.reason)
 

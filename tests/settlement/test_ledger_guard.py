@@ -119,10 +119,11 @@ def test_a_balance_row_with_money_in_it_cannot_be_inserted(engine: Engine) -> No
                 "FROM ledger_accounts WHERE party = 'mallory'"))  # fmt: skip
 
 
+# SQLite has no TRUNCATE (DELETE FROM is refused by the row triggers): PostgreSQL only.
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 @pytest.mark.parametrize("table", ["ledger_transfers", "ledger_balances", "ledger_accounts"])
 def test_truncate_is_refused_on_postgres(engine: Engine, table: str) -> None:
-    if not _postgres(engine):
-        pytest.skip("SQLite has no TRUNCATE: DELETE FROM is refused by the row triggers")
+    assert _postgres(engine)
     _ledger(engine)
     _refused(engine, f"TRUNCATE {table} CASCADE")
     assert _check(engine).ok and _check(engine).transfers == 4
@@ -152,9 +153,9 @@ def test_with_the_guard_dropped_verify_catches_the_edit(engine: Engine, what: st
     assert not check.ok and caught(check), check
 
 
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 def test_verify_catches_a_truncated_transfers_table_on_postgres(engine: Engine) -> None:
-    if not _postgres(engine):
-        pytest.skip("PostgreSQL's TRUNCATE")
+    assert _postgres(engine)
     _ledger(engine)
     _unguarded(engine, "TRUNCATE ledger_transfers")
     check = _check(engine)

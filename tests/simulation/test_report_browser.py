@@ -1,17 +1,14 @@
 """The report in a real headless Chromium (the Debian package): no console errors, no page
 errors, no network request beyond the file itself, every figure drawn, outside text shown as text.
 
-Skips only on a developer machine without any Chromium; under CI (``CI`` set) a missing
-Chromium fails, so the check cannot silently disappear. Playwright drives the system browser;
-it never downloads one.
+The browser comes from ``tests/browser.py`` (Debian's Chromium, a failure under CI when
+missing).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,44 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Route, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Route
 
+from tests.browser import launch_chromium
 from xborder.simulation.report import write_report
 
 SAMPLE = Path(__file__).parent / "data" / "kpis_sample.json"
 HOSTILE = "<script>alert(1)</script>"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def chromium_path() -> str | None:
-    if Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium"
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI: no Chromium found (dev.sh test installs the Debian package)")
-        pytest.skip("no Chromium on this machine (bash dev.sh test installs it)")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, args=ARGS)
-        yield launched
-        launched.close()
+    yield from launch_chromium()
 
 
 @dataclass

@@ -11,7 +11,6 @@ it never downloads one.
 # ruff: noqa: F811  (the API fixtures are imported, then requested by name)
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route
 
 from tests.api.conftest import (  # noqa: F401  (fixtures)
     PARTIES,
@@ -30,7 +29,7 @@ from tests.api.conftest import (  # noqa: F401  (fixtures)
     api_sqlite_template,
     make_key,
 )
-from tests.simulation.test_report_browser import ARGS, chromium_path
+from tests.browser import launch_chromium
 from xborder.api.app import create_app
 from xborder.bootstrap import Platform
 from xborder.services.access import ApiRole
@@ -39,15 +38,7 @@ from xborder.services.tenancy import ParcelsFor, parcels_for
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI: no Chromium found (dev.sh test installs the Debian package)")
-        pytest.skip("no Chromium on this machine (bash dev.sh test installs it)")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, args=ARGS)
-        yield launched
-        launched.close()
+    yield from launch_chromium()
 
 
 def free_port() -> int:

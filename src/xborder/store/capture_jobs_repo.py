@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, text
 
 from xborder.store.schema_capture import capture_job_epcs, capture_job_events, capture_jobs
 from xborder.store.schema_trace import trace_events, trace_memberships
+from xborder.store.trace_filters import event_filters
 
 # event columns a page filters with "column IN values" (values canonical, as stored)
 EQUALS_COLUMNS = ("event_type", "action", "biz_step", "disposition", "biz_location", "read_point")
@@ -142,22 +143,7 @@ class CaptureJobRepository:
         those (``or_event_ids`` widens ``object_ids`` by these events); ``after_id``: the keyset
         of the previous page (exclusive).
         """
-        where: list[str] = ["1 = 1"]
-        params: dict[str, Any] = {}
-        if visible_to is not None:
-            where.append(
-                "(e.object_id IN (SELECT object_id FROM trace_participants"
-                " WHERE party_id = :viewer)"
-                " OR e.object_id IN (SELECT m.container_id FROM trace_memberships m"
-                " JOIN trace_participants tp ON tp.object_id = m.member_id"
-                " WHERE tp.party_id = :viewer))"
-            )
-            params["viewer"] = visible_to
-        for column, values in (equals or {}).items():
-            if column not in EQUALS_COLUMNS:
-                raise ValueError(f"not a queryable column: {column}")
-            where.append(f"e.{column} IN :{column}")
-            params[column] = list(values)
+        where, params = event_filters(visible_to, equals, EQUALS_COLUMNS)
         bounds = (
             ("e.event_time_ms >=", since_ms),
             ("e.event_time_ms <", before_ms),

@@ -24,6 +24,7 @@ from xborder.store.schema_trace import (
     trace_participants,
     trace_party_keys,
 )
+from xborder.store.trace_filters import event_filters
 from xborder.store.trace_lookups import OBJECT_FACTS, OBJECT_ROW, TraceLookups
 
 EVENT_COLUMNS = (
@@ -352,22 +353,7 @@ class TraceRepository(TraceLookups):
         """Events in id order. ``visible_to``: only objects that party takes part in and the
         containers that carried them; ``equals``: column (``EQUALS_COLUMNS``) -> allowed values;
         ``since_ms`` inclusive, ``before_ms`` exclusive; ``object_ids``: only those objects."""
-        where: list[str] = ["1 = 1"]
-        params: dict[str, Any] = {}
-        if visible_to is not None:
-            where.append(
-                "(e.object_id IN (SELECT object_id FROM trace_participants"
-                " WHERE party_id = :viewer)"
-                " OR e.object_id IN (SELECT m.container_id FROM trace_memberships m"
-                " JOIN trace_participants tp ON tp.object_id = m.member_id"
-                " WHERE tp.party_id = :viewer))"
-            )
-            params["viewer"] = visible_to
-        for column, values in (equals or {}).items():
-            if column not in EQUALS_COLUMNS:
-                raise ValueError(f"not a queryable column: {column}")
-            where.append(f"e.{column} IN :{column}")
-            params[column] = list(values)
+        where, params = event_filters(visible_to, equals, EQUALS_COLUMNS)
         if since_ms is not None:
             where.append("e.event_time_ms >= :since")
             params["since"] = since_ms
