@@ -194,6 +194,7 @@ def upload(base: str, token: str, files: list[Path]) -> tuple[float, dict[str, i
         resp = await client.post("/orders/bulk", content=body(), headers=headers)
         if resp.status_code != 200:
             totals["non2xx"] += 1
+            print(f"bulk upload {path.name}: HTTP {resp.status_code} {resp.text[:300]}")
             return
         for k in ("created", "existing", "rejected"):
             totals[k] += int(resp.headers[f"x-orders-{k}"])
@@ -262,13 +263,15 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=32, help="concurrent connections")
     ap.add_argument("--bulk", type=int, default=200_000, help="orders uploaded as NDJSON")
     ap.add_argument("--files", type=int, default=0, help="bulk files, uploaded concurrently "
-                    "(default: one per worker)")  # fmt: skip
+                    "(default: one per worker, at most 50,000 orders each)")  # fmt: skip
     ap.add_argument("--python-client", action="store_true", help="ignore wrk")
     ap.add_argument("--quick", action="store_true", help="a few seconds, for CI")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.bulk, args.connections = 3, 10_000, 8
-    files_n = args.files or args.workers
+    # one file per worker, and each under the server's 64 MiB bulk body limit (about 700 bytes
+    # an order: 50,000 orders a file stay well inside it)
+    files_n = args.files or max(args.workers, -(-args.bulk // 50_000))
     use_wrk = os.access(WRK, os.X_OK) and not args.python_client
     drive = run_wrk if use_wrk else run_python
     print(f"cores {cpus}, workers {args.workers}, {args.connections} connections, "
