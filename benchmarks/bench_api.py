@@ -213,7 +213,8 @@ def upload(base: str, token: str, files: list[Path]) -> tuple[float, dict[str, i
 def in_process(url: str, token: str, prefix: str, singles: int, bulk: int) -> dict[str, float]:
     """The same kinds of orders through the use cases in this process: no HTTP, no workers."""
     from xborder.bootstrap import bootstrap
-    from xborder.services.api_keys import Authenticate, authenticate, hash_request
+    from xborder.services.api_keys import Authenticate, authenticate
+    from xborder.services.idempotency import hash_request
     from xborder.services.tenancy_writes import (
         CaptureLines,
         CaptureOrder,

@@ -45,16 +45,18 @@ from xborder.services.api_keys import (
     Authenticate,
     CheckRate,
     CreateKey,
-    FindIdempotent,
     ListKeys,
     RevokeKey,
-    SaveIdempotent,
     authenticate,
     check_rate,
     create_key,
-    find_idempotent,
     list_keys,
     revoke_key,
+)
+from xborder.services.idempotency import (
+    FindIdempotent,
+    SaveIdempotent,
+    find_idempotent,
     save_idempotent,
 )
 from xborder.store.schema import parties

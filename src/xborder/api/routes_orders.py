@@ -40,7 +40,7 @@ from xborder.api.settings import ApiSettings
 from xborder.bootstrap import Platform
 from xborder.domain.orders import OrderStatus
 from xborder.services.access import Principal
-from xborder.services.api_keys import hash_request
+from xborder.services.idempotency import hash_request
 from xborder.services.imports import retry_while_busy
 from xborder.services.tenancy import OrderFor, OrdersFor, list_orders_for, order_for
 from xborder.services.tenancy_writes import (

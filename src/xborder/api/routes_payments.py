@@ -15,7 +15,7 @@ from xborder.api.problems import PROBLEM_RESPONSES
 from xborder.bootstrap import Platform
 from xborder.services.access import Principal
 from xborder.services.tenancy import PaymentsFor, payments_for
-from xborder.services.tenancy_writes import PayFor, pay_for
+from xborder.services.tenancy_actions import PayFor, pay_for
 
 router = APIRouter(tags=["payments"], responses=PROBLEM_RESPONSES)
 

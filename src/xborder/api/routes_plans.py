@@ -18,7 +18,7 @@ from xborder.bootstrap import Platform
 from xborder.domain.errors import InvalidValue
 from xborder.services.access import Principal
 from xborder.services.tenancy import LatestPlanFor, latest_plan_for
-from xborder.services.tenancy_writes import (
+from xborder.services.tenancy_actions import (
     ConsolidateFor,
     PackFor,
     PlanFor,
