@@ -100,7 +100,9 @@ def server(
 
 def _children(pid: int) -> list[str]:
     """The command lines of the processes whose parent is ``pid``."""
-    out = subprocess.run(["ps", "-o", "args=", "--ppid", str(pid)], capture_output=True,
+    # -ww: no width limit (ps cuts command lines at 80 columns when not on a terminal, and a
+    # long checkout path then hides "spawn_main")
+    out = subprocess.run(["ps", "-ww", "-o", "args=", "--ppid", str(pid)], capture_output=True,
                          text=True, check=False).stdout  # fmt: skip
     return out.splitlines()
 
