@@ -3,7 +3,9 @@
 #   bash dev.sh demo [xborder demo options]   venv + package, then the demo on the embedded store
 #   bash dev.sh test [pytest options]         venv + package + PostgreSQL binaries, then the tests
 #   bash dev.sh lint                          ruff, mypy and the import-linter contracts
-#   bash dev.sh bench NAME                    python benchmarks/bench_NAME.py
+#   bash dev.sh bench NAME [options]          python benchmarks/bench_NAME.py
+#   bash dev.sh bench all [--quick] [NAMES]   every benchmark (run_all.py): a summary table,
+#                                             non-zero exit if one failed or left temp files
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -55,6 +57,9 @@ case "$command" in
   demo)  setup; exec .venv/bin/xborder demo "$@" ;;
   test)  setup; ensure_postgres; ensure_chromium; exec .venv/bin/python -m pytest "$@" ;;
   lint)  setup; .venv/bin/ruff check src tests benchmarks; .venv/bin/ruff format --check src tests benchmarks; .venv/bin/mypy; exec .venv/bin/lint-imports ;;
-  bench) setup; ensure_postgres; name="${1:?bench needs a name}"; shift; exec .venv/bin/python "benchmarks/bench_${name}.py" "$@" ;;
-  *) echo "usage: bash dev.sh {demo|test|lint|bench NAME} [options]" >&2; exit 2 ;;
+  bench)
+    setup; ensure_postgres; name="${1:?bench needs a name (or all)}"; shift
+    if [ "$name" = all ]; then exec .venv/bin/python benchmarks/run_all.py "$@"; fi
+    exec .venv/bin/python "benchmarks/bench_${name}.py" "$@" ;;
+  *) echo "usage: bash dev.sh {demo|test|lint|bench NAME|bench all [--quick]} [options]" >&2; exit 2 ;;
 esac

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -280,8 +279,8 @@ def main() -> int:
           f"{'wrk ' + WRK if use_wrk else 'Python asyncio + httpx'} on the same cores; "
           f"load average before {loadavg()}")  # fmt: skip
 
-    tmp = Path(tempfile.mkdtemp(prefix="xborder-bench-api-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="xborder-bench-api-") as folder:
+        tmp = Path(folder)
         db = tmp / "store.db"
         env = {**os.environ, "XBORDER_DATABASE_URL": f"sqlite:///{db}",
                "XBORDER_KEYS_DIR": str(tmp / "keys"), "XBORDER_DATA_DIR": str(tmp / "data"),
@@ -384,8 +383,6 @@ def main() -> int:
                  ("stored exactly once", ok_single and ok_bulk)]  # fmt: skip
         print("goals: " + "; ".join(f"{g}: {'met' if ok else 'MISSED'}" for g, ok in goals))
         return 0 if ok_single and ok_bulk and errors == 0 else 1
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@ single-source; capa/capb/capc (12 capacities) within 0.1% in <= 60 s each.
     .venv/bin/python benchmarks/bench_network.py                      # everything (long)
     .venv/bin/python benchmarks/bench_network.py --set small          # cap41..cap134
     .venv/bin/python benchmarks/bench_network.py --only capb_5000 --modes ss --plain-on capb_5000
+    .venv/bin/python benchmarks/bench_network.py --quick              # CI: four small instances
+
+The last column is the plain MIP's seconds over ours (> 1: ours is faster). Nothing is written
+to disk.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ _SHARED_DATA = _REPO / ".." / "shared" / "benchmarks" / "orlib-cwlp"  # the full
 # else the instances the tests use (in a plain clone); the others are reported as skipped
 DATA = _SHARED_DATA if _SHARED_DATA.is_dir() else _REPO / "tests" / "data" / "orlib-cwlp"
 DEFAULT_PLAIN_LARGE = "capa_8000,capb_5000,capc_5000"
+QUICK = "cap41,cap71,cap101,cap131"  # one of each size class, all in the tests' data
 
 
 def _optima(data: Path) -> dict[tuple[str, str], float]:
@@ -61,13 +66,16 @@ def main() -> int:
         default=f"small,{DEFAULT_PLAIN_LARGE}",
         help="where to run the plain MIP: 'small', 'none', 'all' and/or instance names",
     )
+    ap.add_argument("--quick", action="store_true", help=f"only {QUICK} (small), for CI")
     args = ap.parse_args()
+    if args.quick:
+        args.set, args.only = "small", args.only or QUICK
     optima = _optima(args.data)
     only = {s for s in args.only.split(",") if s}
     plain_on = {s for s in args.plain_on.split(",") if s}
     header = (
         f"{'instance':<11} {'mode':<4} {'optimum':>15} {'ours':>15} {'vs opt':>9} "
-        f"{'our gap':>9} {'s':>6} | {'plain MIP':>15} {'vs opt':>9} {'s':>6}"
+        f"{'our gap':>9} {'s':>6} | {'plain MIP':>15} {'vs opt':>9} {'s':>6} {'plain/ours':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -94,7 +102,8 @@ def main() -> int:
             if run_plain:
                 base = solve(inst, method="plain", time_limit=args.plain_time_limit)
                 prel = "-" if opt is None else f"{(base.cost - opt) / opt:9.2e}"
-                plain_txt = f"{base.cost:15.3f} {prel:>9} {base.seconds:6.2f}"
+                ratio = base.seconds / plan.seconds if plan.seconds > 0 else float("nan")
+                plain_txt = f"{base.cost:15.3f} {prel:>9} {base.seconds:6.2f} {ratio:9.2f}x"
                 if base.gap > 1e-6:
                     plain_txt += f" (stopped, own gap {base.gap:.2%})"
             opt_txt = f"{opt:15.3f}" if opt is not None else f"{'(unknown)':>15}"

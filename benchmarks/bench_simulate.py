@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -185,8 +184,8 @@ def raw_insert_rates(db: Path, folder: Path, tables: tuple[str, ...]) -> dict[st
 
 
 def real_run(world: World, parcels: int, seed: int) -> RealRun:
-    folder = Path(tempfile.mkdtemp(prefix="bench-simulate-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="bench-simulate-") as name:
+        folder = Path(name)
         db = folder / "sim.db"
         clock = SettableClock(datetime.combine(ORDER_DAY, clock_time(0), tzinfo=UTC))
         platform = bootstrap(f"sqlite:///{db}", clock=clock, keys=KeyStore(folder / "keys"))
@@ -217,8 +216,6 @@ def real_run(world: World, parcels: int, seed: int) -> RealRun:
         }  # fmt: skip
         rates = raw_insert_rates(db, folder, ("trace_events", "ledger_transfers"))
         return RealRun(parcels, seconds, timer.seconds, kpis, tally.events, transfers, rates)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def simpy_run(world: World, parcels: int, seed: int) -> tuple[float, FlowKpis]:

@@ -109,12 +109,13 @@ def test_total_is_the_sum_of_rounded_components_and_lines_add_up(
         ],
     }
     result = quote(request)
-    parts = [Decimal(result[k]) for k in ("duty", "vat", "consumption_tax", "fees")]
-    assert Decimal(result["total_tax"]) == sum(parts)
+    taxes = ("duty", "additional_duty", "vat", "consumption_tax")
+    assert Decimal(result["total_tax"]) == sum(Decimal(result[k]) for k in taxes)
     for key in ("duty", "vat", "consumption_tax"):
         assert Decimal(result[key]) == sum(Decimal(ln[key]) for ln in result["lines"])
     paid = Decimal(result["goods"]) + Decimal(result["freight_insurance"])
-    assert Decimal(result["landed_cost"]) == paid + Decimal(result["total_tax"])
+    fees = Decimal(result["fees"])
+    assert Decimal(result["landed_cost"]) == paid + Decimal(result["total_tax"]) + fees
     expected_value = Decimal(result["goods"]) if dest[0] == "US" else paid  # US values FOB
     assert Decimal(result["customs_value"]) == expected_value
 

@@ -90,6 +90,34 @@ def test_bad_tariff_rows_are_named(tmp_path: Path, row: str, field: str) -> None
 
 def test_unknown_jurisdiction_or_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidValue, match="jurisdiction"):
-        load_tariff_csv(tmp_path / "x.csv", "JP")
+        load_tariff_csv(tmp_path / "x.csv", "BR")
     with pytest.raises(InvalidValue, match="cannot be read"):
         load_tariff_csv(tmp_path / "missing.csv", "EU")
+
+
+def test_national_tariff_lines_of_8_or_10_digits_make_a_quote_exact(tmp_path: Path) -> None:
+    from tests.customs.test_regimes_apac import kq  # the kernel helper
+
+    path = tmp_path / "jp_full.csv"
+    path.write_text(
+        HEADER
+        + '851830,0,standard,0,0,2016-01-01,,"Headphones","Japan tariff test extract"\n'
+        + '85183000,0.01,standard,0,0,2016-01-01,,"Headphones","Japan tariff test extract"\n'
+        + '8518300000,0.02,standard,0,0,2016-01-01,,"Headphones","Japan tariff test extract"\n'
+    )
+    book = load_tariff_csv(path, "JP")
+    keys = pl.DataFrame(
+        {
+            "jurisdiction": ["JP", "JP", "JP"],
+            "vat_jurisdiction": ["JP", "JP", "JP"],
+            "hs_code": ["851830", "85183000", "8518300000"],
+            "date": [date(2026, 8, 1)] * 3,
+        }
+    )
+    out = book.resolve(keys).sort("hs_code")
+    assert out.get_column("duty_rate").to_list() == [0.0, 0.01, 0.02]  # longest prefix
+    assert out.get_column("tariff_digits").to_list() == [6, 8, 10]
+    order, _ = kq("JP", "JPY", [("851830", 100_000)])
+    assert order["exact_tariff"] is False  # a 6-digit heading is representative only
+    exact_line, _ = kq("JP", "JPY", [("85183000", 100_000)], book=book)
+    assert (exact_line["exact_tariff"], exact_line["duty_minor"]) == (True, 600)  # 1 % of 60,000

@@ -192,12 +192,29 @@ def _expected(run: Run, start: date, until: date, days: int) -> dict[date, dict[
             for part, minor in (("goods", r[4]), ("freight", r[5]), ("fees", r[6])):
                 a[part].append(cny(int(minor), r[3], placed_on[o]))
     for o, cur, duty, tax, fees in _rows(engine, (
-        "SELECT order_id, tax_currency, duty_minor, vat_minor + consumption_tax_minor, "
+        "SELECT order_id, tax_currency, total_tax_minor - vat_minor - consumption_tax_minor, "
+        "vat_minor + consumption_tax_minor, "
         "fees_minor FROM customs_declarations WHERE order_id IS NOT NULL"
     )):  # fmt: skip
         if int(o) in paid:
             for part, minor in (("duty", duty), ("tax", tax), ("fees", fees)):
                 acc[period[int(o)]][part].append(cny(int(minor), cur, placed_on[int(o)]))
+    # the kept quote against the assessment that counts (customs' over the carrier's, latest)
+    chosen: dict[int, tuple[tuple[int, int], int]] = {}
+    for decl, source, aid, assessed in _rows(
+        engine, "SELECT declaration_id, source, id, total_minor FROM customs_assessments"
+    ):
+        rank = (0 if source == "customs" else 1, -int(aid))
+        if int(decl) not in chosen or rank < chosen[int(decl)][0]:
+            chosen[int(decl)] = (rank, int(assessed))
+    for decl, o, cur, tax, fees in _rows(engine, (
+        "SELECT declaration_id, order_id, currency, total_tax_minor, fees_minor "
+        "FROM customs_quotes WHERE order_id IS NOT NULL"
+    )):  # fmt: skip
+        if int(decl) in chosen and int(o) in orders:
+            q, on = int(tax) + int(fees), placed_on[int(o)]
+            acc[period[int(o)]]["quoted"].append(cny(q, cur, on))
+            acc[period[int(o)]]["variance"].append(cny(abs(chosen[int(decl)][1] - q), cur, on))
     transfers = _rows(engine, (
         "SELECT t.order_id, t.code, t.kind, t.amount, t.currency, t.at, d.party, d.purpose, "
         "c.party, c.purpose FROM ledger_transfers t JOIN ledger_accounts d ON d.id = t.debit "
@@ -275,6 +292,9 @@ def _expected(run: Run, start: date, until: date, days: int) -> dict[date, dict[
             "hold_rate": share("held"), "trace_completeness": share("complete"),
             "escrow_days_outstanding": float(np.mean(a["escrow"])) if a["escrow"] else None,
             "compensation_per_order": per("compensation"), "unplanned_rate": share("unplanned"),
+            "quote_variance_rate": float(sum(a["variance"], Decimal(0))
+                                         / sum(a["quoted"], Decimal(0)))
+            if sum(a["quoted"], Decimal(0)) else None,
         }  # fmt: skip
     return out
 
@@ -481,3 +501,26 @@ def test_bad_commands_are_refused(sqlite_engine: Engine, demo_world: World) -> N
             measure_kpis(platform.uow(), command)
     empty = measure_kpis(platform.uow(), MeasureKpis())
     assert empty.overall["orders"] == 0 and empty.delivery_days == [] and empty.partners == []
+
+
+def test_customs_assessments_are_reconciled_with_the_kept_quotes(run: Run) -> None:
+    """The simulated customs assessed released declarations: mostly as quoted, a few
+    reassessed (reclassified or valuation uplift), so the variance rate is small but not zero."""
+    rows = _rows(run.engine, "SELECT a.total_minor, q.total_tax_minor + q.fees_minor, a.reason "
+                             "FROM customs_assessments a JOIN customs_quotes q "
+                             "ON q.declaration_id = a.declaration_id")  # fmt: skip
+    assert rows, "customs assessed nothing"
+    off = [r for r in rows if int(r[0]) != int(r[1])]
+    assert all(int(a) >= int(q) and reason for a, q, reason in off)  # only ever raised, with why
+    assert len(off) < len(rows) * 0.25
+    released = _rows(
+        run.engine,
+        "SELECT COUNT(*) FROM customs_declarations d JOIN customs_quotes"
+        " q ON q.declaration_id = d.id WHERE d.status = 'released'",
+    )
+    assert len(rows) >= int(released[0][0])  # every released declaration was assessed
+    rate = run.report.overall["quote_variance_rate"]
+    if off:
+        assert rate is not None and 0 < rate < 0.2
+    else:
+        assert rate == 0.0

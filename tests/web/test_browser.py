@@ -144,7 +144,7 @@ def test_log_in_see_the_dashboard_and_follow_a_parcel_in_two_languages(
     assert int(orders.replace(",", "")) > 0
     assert page.locator('[data-kpi="gmv"] .value').inner_text().endswith(" CNY")
     assert page.locator('[data-kpi="on_time_rate"] .value').inner_text().endswith("%")
-    assert page.locator("figure.card svg.spark").count() == 10
+    assert page.locator("figure.card svg.spark").count() == 11
 
     # a buyer's parcel by tracking number and postcode
     delivered = next(

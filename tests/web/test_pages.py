@@ -135,7 +135,8 @@ def test_dashboard_shows_kpis_map_and_tables(operator: TestClient) -> None:
     for section in ('id="kpis"', 'id="map"', 'id="open-orders"', 'id="in-flight"',
                     'id="exceptions"', 'id="declarations"', 'id="balances"'):  # fmt: skip
         assert section in html, section
-    assert len(re.findall(r'<figure class="card" data-kpi=', html)) == 10
+    assert len(re.findall(r'<figure class="card" data-kpi=', html)) == 11
+    assert re.search(r'data-kpi="quote_variance_rate">.*?Assessed off the quote', html, re.S)
     assert re.search(r'data-kpi="orders">.*?<div class="value">\d[\d,]*</div>', html, re.S)
     assert re.search(r'data-kpi="gmv">.*?<div class="value">[\d,]+\.\d\d CNY</div>', html, re.S)
     assert re.search(r'data-kpi="on_time_rate">.*?<div class="value">\d+\.\d%</div>', html, re.S)

@@ -67,8 +67,31 @@ class QuoteLineOut(BaseModel):
     vat_source: str | None = None
 
 
+class ConsideredOut(BaseModel):
+    """A rule, measure or fee the quote considered: ``applied``, ``not applicable``, ``not in
+    force`` or ``left off`` (unverified), with the reason and (measures, fees) the source."""
+
+    id: str
+    status: str
+    reason: str
+    source: str | None = None
+
+
+class ExplanationOut(BaseModel):
+    """Why the quote says what it says (``docs/customs.md``, "Explanation and estimates")."""
+
+    estimate_reasons: list[str]
+    decided_by: dict[str, list[str]]
+    rules: list[ConsideredOut]
+    measures: list[ConsideredOut]
+    fees: list[ConsideredOut]
+
+
 class QuoteOut(BaseModel):
-    """Amounts are exact decimal strings in ``currency`` (the destination's tax currency)."""
+    """Amounts are exact decimal strings in ``currency`` (the destination's tax currency).
+    ``estimate`` is false only when every component came from a verified rule in force with an
+    exact tariff line; ``fx`` is the rate used (``from``, ``to``, ``rate``, ``date``, ``source``)
+    when the quote converted."""
 
     date: str
     regime: str | None = None
@@ -80,6 +103,7 @@ class QuoteOut(BaseModel):
     freight_insurance: str | None = None
     customs_value: str | None = None
     duty: str | None = None
+    additional_duty: str | None = None
     vat: str | None = None
     consumption_tax: str | None = None
     fees: str | None = None
@@ -90,6 +114,9 @@ class QuoteOut(BaseModel):
     buyer_annual_total_after: str | None = None
     lines: list[QuoteLineOut]
     rules: list[dict[str, str]]
+    estimate: bool = True
+    fx: dict[str, str | None] | None = None
+    explanation: ExplanationOut | None = None
 
 
 @router.post("/quotes", response_model=QuoteOut, summary="Landed cost of an order")

@@ -1,5 +1,8 @@
 """``xborder customs``: landed-cost quotes, the three-document match, CEB messages, receipts.
 
+The assessments and the quote variance (``assess``, ``variance``) are in ``customs_variance``,
+registered on the same ``app``.
+
 A thin layer over ``xborder.services.customs``: it reads files, calls one use case on the platform
 (``platform().uow()``, the system clock) and shows the result. Default views fit 80 columns and
 show money formatted; ``--json`` gives the machine-readable records. The service (polars, lxml) is
@@ -38,16 +41,17 @@ DATE_OPTION = typer.Option(
 VERBOSE_OPTION = typer.Option(False, "--verbose", "-v", help="Show sources and every problem.")
 
 
-def _date(value: str | None) -> date | None:
+def parse_date(value: str | None, option: str = "--date") -> date | None:
+    """An ISO date option (None when not given); a bad one exits 2 naming the option."""
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        fail(f"--date: not an ISO date (YYYY-MM-DD): {value!r}")
+        fail(f"{option}: not an ISO date (YYYY-MM-DD): {value!r}")
 
 
-def _failed(exc: DomainError) -> NoReturn:
+def failed(exc: DomainError) -> NoReturn:
     """Bad input exits 2; a well-formed request the store's state refuses exits 1."""
     fail(str(exc), 2 if isinstance(exc, ValueError) else 1)
 
@@ -123,7 +127,7 @@ def quote(
     """
     from xborder.services import customs as service
 
-    on = _date(day)
+    on = parse_date(day)
     data = _read(file)
     the_platform = platform()
     if bulk:
@@ -144,7 +148,7 @@ def quote(
     try:
         result = service.quote(the_platform.uow(), command)
     except DomainError as exc:
-        _failed(exc)
+        failed(exc)
     if as_json:
         emit_json(result)
     else:
@@ -173,11 +177,11 @@ def match(
     docs = service.documents_from_records(
         _records(orders), _records(payments), _records(waybills), _records(lists)
     )
-    command = service.MatchDocuments(docs, _date(day), use_store=store, save=store)
+    command = service.MatchDocuments(docs, parse_date(day), use_store=store, save=store)
     try:
         results = service.match(platform().uow(), command)
     except DomainError as exc:
-        _failed(exc)
+        failed(exc)
     if as_json:
         for result in results:
             typer.echo(dumps(result))
@@ -197,11 +201,11 @@ def match_declared(
     declaration, payments, parcel) and save the result per order."""
     from xborder.services import customs as service
 
-    command = service.MatchDeclared(order_ids, _date(day))
+    command = service.MatchDeclared(order_ids, parse_date(day))
     try:
         report = service.match_declared(platform().uow(), command)
     except DomainError as exc:
-        _failed(exc)
+        failed(exc)
     if as_json:
         emit_json(asdict(report))
     else:
@@ -320,10 +324,10 @@ def declare(
 
     try:
         report = service.declare_orders(
-            platform().uow(), service.DeclareOrders(order_ids, _date(day))
+            platform().uow(), service.DeclareOrders(order_ids, parse_date(day))
         )
     except DomainError as exc:
-        _failed(exc)
+        failed(exc)
     summary = {
         "declared": report.declared,
         "already_declared": report.already,
@@ -355,7 +359,7 @@ def receipt(
     try:
         result = service.record_receipt(platform().uow(), service.RecordReceipt(order_no, code))
     except DomainError as exc:
-        _failed(exc)
+        failed(exc)
     if as_json:
         emit_json(asdict(result))
     elif result.status == result.previous:
@@ -374,9 +378,11 @@ def return_(
     from xborder.services import customs as service
 
     try:
-        result = service.return_goods(platform().uow(), service.ReturnGoods(order_no, _date(day)))
+        result = service.return_goods(
+            platform().uow(), service.ReturnGoods(order_no, parse_date(day))
+        )
     except DomainError as exc:
-        _failed(exc)
+        failed(exc)
     if as_json:
         emit_json({**asdict(result), "refund": str(result.refund.amount)})
         return
@@ -384,3 +390,8 @@ def return_(
         f"{result.order_no}: {result.status}; tax {result.refund} given back (rule {result.rule}).",
         **PLAIN,
     )
+
+
+# The assessment and variance commands register on ``app`` from their own module, imported last
+# because it imports ``app`` and the helpers above.
+from xborder.cli import customs_variance as customs_variance  # noqa: E402

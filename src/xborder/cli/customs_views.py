@@ -32,21 +32,27 @@ def _row(table: Table, *cells: str) -> None:
 def show_quote(result: dict[str, Any], verbose: bool) -> None:
     cur = result["currency"]
     head = f"{result['regime']} {result['channel']}"
-    console.print(f"[bold]{head}[/] on {result['date']}: {escape(result['reason'])}")
+    kind = "estimate" if result.get("estimate", True) else "exact"
+    console.print(f"[bold]{head}[/] on {result['date']} ({kind}): {escape(result['reason'])}")
     grid = _grid()
     grid.add_column(style="dim")
     grid.add_column(justify="right")
     for label, key in (
         ("goods", "goods"), ("freight and insurance", "freight_insurance"),
-        ("customs value", "customs_value"), ("duty", "duty"), ("VAT", "vat"),
+        ("customs value", "customs_value"), ("duty", "duty"),
+        ("additional duty", "additional_duty"), ("VAT", "vat"),
         ("consumption tax", "consumption_tax"), ("fees", "fees"), ("total tax", "total_tax"),
         ("landed cost", "landed_cost"),
     ):  # fmt: skip
-        _row(grid, label, _money(result[key], cur))
+        _row(grid, label, _money(result.get(key), cur))
     payer = f"{result['tax_payer']}, collected at {result['collected_at']}"
     _row(grid, "tax paid by", payer)
     if result.get("buyer_annual_total_after") is not None:
         _row(grid, "buyer's year after", _money(result["buyer_annual_total_after"], "CNY"))
+    fx = result.get("fx")
+    if fx:
+        dated = f" of {fx['date']}" if fx.get("date") else " (given)"
+        _row(grid, "FX rate", f"1 {fx['from'] or ''} = {fx['rate']} {fx['to']}{dated}")
     console.print(grid)
     lines = Table("#", "HS code", "qty", "value", "duty", "VAT", "cons. tax")
     for ln in result["lines"]:
@@ -59,12 +65,34 @@ def show_quote(result: dict[str, Any], verbose: bool) -> None:
             *(_money(a, cur) for a in amounts),
         )
     console.print(lines)
+    _show_explanation(result.get("explanation"), verbose)
     if verbose:
         for rule in result["rules"]:
             console.print(f"{rule['id']}: {rule['summary']} ({rule['source']})", **PLAIN)
     else:
         ids = ", ".join(r["id"] for r in result["rules"])
         console.print(f"Rules: {ids} (--verbose for their sources)", **PLAIN)
+
+
+def _show_explanation(found: dict[str, Any] | None, verbose: bool) -> None:
+    """Which rule decided each component; with --verbose, what was considered and not applied."""
+    if not found:
+        return
+    for reason in found["estimate_reasons"]:
+        console.print(f"Estimate: {reason}", **PLAIN)
+    decided = Table("component", "decided by", title="Why")
+    for component, ids in found["decided_by"].items():
+        shown = [i for i in ids if verbose or not i.startswith(("tariff:", "VAT rate:"))]
+        if shown:
+            _row(decided, component.replace("_", " "), ", ".join(shown))
+    console.print(decided)
+    others = [r for r in found["rules"] if r["status"] == "not applicable"]
+    for rule in others:
+        console.print(f"Not applicable: {rule['id']}: {rule['reason']}", **PLAIN)
+    if verbose:
+        for item in [*found["measures"], *found["fees"]]:
+            why = f": {item['reason']}" if item["reason"] else ""
+            console.print(f"{item['status']}: {item['id']}{why} ({item['source']})", **PLAIN)
 
 
 def show_bulk_quotes(results: list[dict[str, Any]]) -> None:

@@ -14,7 +14,7 @@ import typer
 import xborder.cli.customs as customs
 import xborder.cli.settle as settle
 import xborder.cli.trace as trace
-from xborder.cli import keys, orders, parcels, plan, webhooks, world
+from xborder.cli import keys, orders, parcels, plan, store, webhooks, world
 from xborder.cli.common import JSON_OPTION, console, emit_json, fail, platform, table
 from xborder.cli.serve import serve
 from xborder.cli.simulate import simulate
@@ -36,6 +36,7 @@ app.add_typer(settle.app, name="settle")
 app.add_typer(trace.app, name="trace")
 app.add_typer(keys.app, name="keys")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(store.app, name="store")
 
 
 @app.command()

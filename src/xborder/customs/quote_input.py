@@ -18,13 +18,23 @@ from typing import Any
 import polars as pl
 
 from xborder.customs.cbec_china import MODES
-from xborder.customs.quote_kernel import LINE_SCHEMA, ORDER_SCHEMA, QuoteResult, with_reason_text
+from xborder.customs.explain import FxUsed, explain, with_kernel_columns
+from xborder.customs.quote_kernel import (
+    LINE_SCHEMA,
+    OPTIONAL_ORDER_SCHEMA,
+    ORDER_SCHEMA,
+    QuoteResult,
+    with_reason_text,
+)
 from xborder.customs.regimes import applied_rules, regime_of, sources
 from xborder.domain.errors import InvalidValue
 from xborder.domain.money import Money, currency_code, minor_units, to_decimal
 from xborder.domain.orders import Incoterm
 from xborder.domain.values import check_country, check_hs_code
 
+# How the parcel travels, where a regime's threshold depends on it (Canada: CUSMA courier
+# thresholds apply to courier shipments only).
+TRANSPORTS = ("courier", "post")
 REQUEST_FIELDS = frozenset(
     {
         "date",
@@ -38,6 +48,8 @@ REQUEST_FIELDS = frozenset(
         "buyer_id",
         "buyer_annual_total_before",
         "fx",
+        "region",
+        "transport",
         "lines",
         "id",
         "order_no",
@@ -137,6 +149,12 @@ def parse_request(
             raise InvalidValue("fx", f"must be positive and at most {MAX_FX}", fx)
         fx_value = float(fx_dec)
     before = raw.get("buyer_annual_total_before")
+    region = raw.get("region")
+    if region is not None and (not isinstance(region, str) or not 0 < len(region) <= 10):
+        raise InvalidValue("region", "must be a province or state code (at most 10 letters)")
+    transport = raw.get("transport")
+    if transport is not None and transport not in TRANSPORTS:
+        raise InvalidValue("transport", f"must be one of {', '.join(TRANSPORTS)}", transport)
     lines_raw = raw["lines"]
     if not isinstance(lines_raw, Sequence) or isinstance(lines_raw, str) or not lines_raw:
         raise InvalidValue("lines", "must be a non-empty list")
@@ -154,6 +172,9 @@ def parse_request(
         "annual_before_minor": None
         if before is None
         else _minor(before, "CNY", "buyer_annual_total_before"),
+        "region": None if region is None else region.strip().upper(),
+        "transport": transport,
+        "limit_fx": None,
     }
     lines: list[dict[str, Any]] = []
     for i, line in enumerate(lines_raw):
@@ -202,20 +223,27 @@ def parse_request(
 def frames(
     orders: list[dict[str, Any]], lines: list[dict[str, Any]]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return pl.DataFrame(orders, schema=ORDER_SCHEMA), pl.DataFrame(lines, schema=LINE_SCHEMA)
+    schema = pl.Schema({**ORDER_SCHEMA, **OPTIONAL_ORDER_SCHEMA})
+    return pl.DataFrame(orders, schema=schema), pl.DataFrame(lines, schema=LINE_SCHEMA)
 
 
 def _money(minor: int | None, currency: str) -> str | None:
     return None if minor is None else str(Money.from_minor(int(minor), currency).amount)
 
 
-def result_records(result: QuoteResult) -> list[dict[str, Any]]:
-    """Kernel rows as JSON-ready dicts (amounts as exact decimal strings in the tax currency)."""
+def result_records(
+    result: QuoteResult, fx: Mapping[int, FxUsed] | None = None
+) -> list[dict[str, Any]]:
+    """Kernel rows as JSON-ready dicts (amounts as exact decimal strings in the tax currency),
+    each with its explanation (``customs.explain``): ``estimate``, ``fx`` (the rate used and its
+    date, when the quote converted) and ``explanation`` (what decided each component, what was
+    considered and did not apply). ``fx``: the rates used, by ``rec``, as the caller found them."""
     by_rec: dict[int, list[dict[str, Any]]] = {}
     for row in result.lines.iter_rows(named=True):
         by_rec.setdefault(row["rec"], []).append(row)
+    explained = explain(result, fx)
     out = []
-    for row in with_reason_text(result.orders).iter_rows(named=True):
+    for row in with_reason_text(with_kernel_columns(result.orders)).iter_rows(named=True):
         cur = row["tax_currency"]
         if row["error"] is not None or cur is None:
             out.append({"rec": row["rec"], "error": row["error"]})
@@ -233,6 +261,7 @@ def result_records(result: QuoteResult) -> list[dict[str, Any]]:
                 "freight_insurance": _money(row["fi_minor"], cur),
                 "customs_value": _money(row["customs_value_minor"], cur),
                 "duty": _money(row["duty_minor"], cur),
+                "additional_duty": _money(row["additional_duty_minor"], cur),
                 "vat": _money(row["vat_minor"], cur),
                 "consumption_tax": _money(row["ct_minor"], cur),
                 "fees": _money(row["fees_minor"], cur),
@@ -264,6 +293,22 @@ def result_records(result: QuoteResult) -> list[dict[str, Any]]:
                 "rules": sources(
                     list(applied_rules(row["regime"], row["channel"], row["date"], row["origin"]))
                 ),
+                **_explanation(explained[row["rec"]]),
             }
         )
     return out
+
+
+def _explanation(found: dict[str, Any]) -> dict[str, Any]:
+    """The explanation's part of a quote record (``customs.explain``)."""
+    return {
+        "estimate": found["estimate"],
+        "fx": found["fx"],
+        "explanation": {
+            "estimate_reasons": found["estimate_reasons"],
+            "decided_by": found["decided_by"],
+            "rules": found["rules"],
+            "measures": found["measures"],
+            "fees": found["fees"],
+        },
+    }

@@ -7,8 +7,6 @@ turns these records into column expressions (``param_expr``), which keeps the fa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -16,67 +14,31 @@ from types import MappingProxyType
 
 import polars as pl
 
+from xborder.customs.regimes_apac import APAC_RULES, CUSMA_ORIGINS
+from xborder.customs.regimes_base import Param as Param
+from xborder.customs.regimes_base import Rule as Rule
+from xborder.customs.regimes_base import params
 from xborder.domain.errors import InvalidValue
 
-Param = Decimal | int | bool | str | frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One dated rule: ``valid_to`` is inclusive; ``None`` means still in force."""
-
-    id: str
-    regime: str
-    kind: str
-    valid_from: date
-    valid_to: date | None
-    summary: str
-    source: str
-    params: Mapping[str, Param] = field(default_factory=lambda: MappingProxyType({}))
-
-    def in_force(self, on: date) -> bool:
-        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
-
-
-def _p(**values: Param) -> Mapping[str, Param]:
-    return MappingProxyType(values)
-
-
 EU_MEMBERS = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "CY",
-        "CZ",
-        "DE",
-        "DK",
-        "EE",
-        "ES",
-        "FI",
-        "FR",
-        "GR",
-        "HR",
-        "HU",
-        "IE",
-        "IT",
-        "LT",
-        "LU",
-        "LV",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SE",
-        "SI",
-        "SK",
-    ]
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()  # noqa: SIM905
 )
 # The tax currency of each regime: limits are expressed and taxes assessed in it.
-TAX_CURRENCY = MappingProxyType({"CN": "CNY", "EU": "EUR", "GB": "GBP", "US": "USD"})
+TAX_CURRENCY = MappingProxyType(
+    {
+        "CN": "CNY",
+        "EU": "EUR",
+        "GB": "GBP",
+        "US": "USD",
+        "JP": "JPY",
+        "KR": "KRW",
+        "CA": "CAD",
+        "AU": "AUD",
+    }
+)
+MODELLED = "CN, EU members, GB, US, JP, KR, CA, AU"
 
-RULES: tuple[Rule, ...] = (
+_CORE_RULES: tuple[Rule, ...] = (
     # --- China: cross-border e-commerce retail import (9610 direct mail, 1210/1239 bonded) -------
     Rule(
         "CN.CBEC.2016",
@@ -87,7 +49,7 @@ RULES: tuple[Rule, ...] = (
         "CBEC retail import: single transaction <= RMB 2,000, annual <= RMB 20,000 per buyer; "
         "duty 0 %, import VAT and consumption tax at 70 % of the statutory amount",
         "Cai Guan Shui [2016] No. 18 (MOF, GACC, SAT), in force 2016-04-08",
-        _p(
+        params(
             single_minor=200_000,
             annual_minor=2_000_000,
             factor=Decimal("0.7"),
@@ -104,7 +66,7 @@ RULES: tuple[Rule, ...] = (
         "duty 0 %, import VAT and consumption tax at 70 %; a single-item order over RMB 5,000 "
         "within the annual limit clears at full duty, VAT and consumption tax",
         "Cai Guan Shui [2018] No. 49 (MOF, GACC, SAT), in force 2019-01-01",
-        _p(
+        params(
             single_minor=500_000,
             annual_minor=2_600_000,
             factor=Decimal("0.7"),
@@ -140,7 +102,7 @@ RULES: tuple[Rule, ...] = (
         None,
         "CBEC returns within 30 days of release: tax refunded, annual total restored",
         "GACC Announcement [2018] No. 194 art. 18",
-        _p(window_days=30),
+        params(window_days=30),
     ),
     # --- European Union -------------------------------------------------------------------------
     Rule(
@@ -152,7 +114,7 @@ RULES: tuple[Rule, ...] = (
         "Consignments of intrinsic value <= EUR 150: "
         "VAT at the destination rate charged at sale (IOSS)",
         "Council Directive (EU) 2017/2455; Implementing Regulation (EU) 2017/2459",
-        _p(threshold_minor=15_000),
+        params(threshold_minor=15_000),
     ),
     Rule(
         "EU.RELIEF150",
@@ -162,7 +124,7 @@ RULES: tuple[Rule, ...] = (
         date(2026, 6, 30),
         "Customs-duty relief for consignments of negligible value <= EUR 150",
         "Council Regulation (EC) No 1186/2009 art. 23",
-        _p(mode="relief"),
+        params(mode="relief"),
     ),
     Rule(
         "EU.FLAT3",
@@ -174,7 +136,7 @@ RULES: tuple[Rule, ...] = (
         "Council of the EU, agreement of 12 December 2025 on a fixed EUR 3 duty "
         "on low-value parcels "
         "(interim until the EU Customs Data Hub, 2028-07-01)",
-        _p(mode="flat", per_class_minor=300),
+        params(mode="flat", per_class_minor=300),
     ),
     Rule(
         "EU.NORELIEF",
@@ -184,7 +146,7 @@ RULES: tuple[Rule, ...] = (
         None,
         "Assumption: the EUR 150 relief is abolished; normal duty on every consignment",
         "EU customs reform, COM(2023) 258 (assumed in force 2028-07-01)",
-        _p(mode="normal"),
+        params(mode="normal"),
     ),
     Rule(
         "EU.VALUE",
@@ -205,7 +167,7 @@ RULES: tuple[Rule, ...] = (
         "Consignments <= GBP 135: VAT charged by the seller at the point of sale; no customs duty",
         "Taxation (Cross-border Trade) Act 2018; HMRC 'VAT and overseas goods sold directly to "
         "customers in the UK' (from 2021-01-01)",
-        _p(threshold_minor=13_500),
+        params(threshold_minor=13_500),
     ),
     Rule(
         "GB.VALUE",
@@ -225,7 +187,7 @@ RULES: tuple[Rule, ...] = (
         None,
         "Section 321 de minimis: USD 800 per person per day, duty-free",
         "19 U.S.C. 1321(a)(2)(C), as amended by TFTEA 2015 s.901 (from 2016-03-10)",
-        _p(threshold_minor=80_000),
+        params(threshold_minor=80_000),
     ),
     Rule(
         "US.SUSPEND.CNHK",
@@ -235,7 +197,7 @@ RULES: tuple[Rule, ...] = (
         None,
         "De minimis suspended for goods of China and Hong Kong",
         "Executive Order 14256 (2025-04-02), effective 2025-05-02",
-        _p(origins=frozenset({"CN", "HK"})),
+        params(origins=frozenset({"CN", "HK"})),
     ),
     Rule(
         "US.SUSPEND.ALL",
@@ -245,7 +207,7 @@ RULES: tuple[Rule, ...] = (
         None,
         "De minimis suspended for goods of all countries",
         "Executive Order 14324 (2025-07-30), effective 2025-08-29",
-        _p(origins=frozenset({"*"})),
+        params(origins=frozenset({"*"})),
     ),
     Rule(
         "US.VALUE",
@@ -257,6 +219,7 @@ RULES: tuple[Rule, ...] = (
         "19 U.S.C. 1401a(b)(4)(A)",
     ),
 )
+RULES: tuple[Rule, ...] = _CORE_RULES + APAC_RULES
 RULES_BY_ID = MappingProxyType({rule.id: rule for rule in RULES})
 
 
@@ -266,9 +229,7 @@ def regime_of(destination: str) -> str:
         return "EU"
     if destination in TAX_CURRENCY:
         return destination
-    raise InvalidValue(
-        "destination", "no customs regime modelled (CN, EU members, GB, US)", destination
-    )
+    raise InvalidValue("destination", f"no customs regime modelled ({MODELLED})", destination)
 
 
 def regime_expr(destination: pl.Expr) -> pl.Expr:
@@ -360,7 +321,35 @@ def applied_rules(regime: str, channel: str, on: date, origin: str) -> tuple[str
             if r.in_force(on) and (origin in r.params["origins"] or "*" in r.params["origins"])  # type: ignore[operator]
         ]
         ids += [low.id if low else None, *suspensions, "US.VALUE"]
-    return tuple(i for i in ids if i is not None)
+    elif regime in APAC_REGIMES:
+        ids += _apac_rules(regime, on, origin)
+    # only rules in force on the date (a valuation rule starts on a date too)
+    return tuple(i for i in ids if i is not None and RULES_BY_ID[i].in_force(on))
+
+
+APAC_REGIMES = frozenset({"JP", "KR", "CA", "AU"})
+
+
+def _apac_rules(regime: str, on: date, origin: str) -> list[str | None]:
+    """The rules considered for a JP, KR, CA or AU quote: its thresholds in force (the reason
+    code says which decided), its valuation and its tax rule."""
+    kinds = {
+        "JP": ("low_value", "valuation", "tax"),
+        "KR": ("low_value", "valuation"),
+        "CA": ("low_value", "valuation", "tax"),
+        "AU": ("low_value", "vendor_gst", "valuation"),
+    }[regime]
+    ids: list[str | None] = []
+    for kind in kinds:
+        rule = in_force(regime, kind, on)
+        ids.append(rule.id if rule else None)
+    if regime == "KR" and origin == "US":
+        korus = in_force("KR", "low_value_us", on)
+        ids.insert(1, korus.id if korus else None)
+    if regime == "CA" and origin in CUSMA_ORIGINS:
+        cusma = in_force("CA", "low_value_cusma", on)
+        ids.insert(1, cusma.id if cusma else None)
+    return ids
 
 
 def with_dated(frame: pl.DataFrame, on: str, columns: dict[str, pl.Expr]) -> pl.DataFrame:

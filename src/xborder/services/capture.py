@@ -2,7 +2,9 @@
 
 Idempotent by (channel, external_id): a repeat with identical content returns the first capture's
 id (status ``existing``); a repeat with different content is rejected as a conflict. The bulk path
-and the single-order path are the same function; a single order is a batch of one.
+and the single-order path are the same function; a single order is a batch of one. The rows are
+written by ``OrderRepository.insert`` (staged Arrow ingest through ADBC on SQLite for large
+batches, COPY on PostgreSQL) inside this unit of work's transaction: all of a batch or none.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from xborder.domain.order_rules import (
     content_fingerprint,
 )
 from xborder.domain.orders import Order, OrderStatus
+from xborder.settlement.crashpoints import crash_point
 from xborder.store.orders_repo import LINE_COLUMNS, ORDER_COLUMNS, DuplicateOrderKey
 from xborder.store.uow import UnitOfWork
 
@@ -74,9 +77,11 @@ def _capture(uow: UnitOfWork, batch: OrderBatch) -> CaptureReport:
     sellers = uow.world.sellers() or None
     checked = check_orders(batch, sellers)
     orders = checked.orders
-    key = pl.struct("channel", "external_id")
-    first = orders.filter(key.is_first_distinct())
-    repeats = orders.filter(~key.is_first_distinct())
+    is_first = orders.select(pl.struct("channel", "external_id").is_first_distinct()).to_series()
+    if is_first.all():  # the common case: no key repeated inside the batch, one hash pass
+        first, repeats = orders, orders.clear()
+    else:
+        first, repeats = orders.filter(is_first), orders.filter(~is_first)
 
     created, existing, conflicts = _write(uow, first, checked)
     results = pl.concat([created, existing])
@@ -100,6 +105,7 @@ def _insert_new(uow: UnitOfWork, new: pl.DataFrame, checked: CheckedBatch) -> pl
     )
     lines = checked.lines.join(new.select("rec", pl.col("id").alias("order_id")), on="rec")
     uow.orders.insert(new, lines)
+    crash_point("captured", "orders")  # tests: killed with the rows written, not committed
     return new.select(
         "rec", "line", pl.col("id").alias("order_id"), pl.lit("created").alias("status")
     )
@@ -145,7 +151,18 @@ def _split_stored(
     uow: UnitOfWork, first: pl.DataFrame, checked: CheckedBatch
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Batch orders already stored, split set-wise: same content (existing), other content
-    (conflicts); and the rest, still to insert."""
+    (conflicts); and the rest, still to insert. Large batches on SQLite are compared in SQL
+    (``compare_stored``); otherwise the stored rows are read and compared by fingerprint."""
+    lines = checked.lines.join(first.select("rec"), on="rec", how="semi")
+    compared = uow.orders.compare_stored(first.select("rec", *CONTENT_COLUMNS), lines)
+    if compared is not None:
+        matched = first.join(compared, on="rec")
+        existing = matched.filter(pl.col("same")).select(
+            "rec", "line", pl.col("id").alias("order_id"), pl.lit("existing").alias("status")
+        )
+        conflicts = _conflict_errors(matched.filter(~pl.col("same")), "stored")
+        new = first.join(compared.select("rec"), on="rec", how="anti")
+        return existing.cast(RESULT_SCHEMA), conflicts, new
     stored_orders, stored_lines = uow.orders.stored_for_keys(first)
     if stored_orders.height == 0:
         return pl.DataFrame(schema=RESULT_SCHEMA), pl.DataFrame(schema=ERROR_SCHEMA), first

@@ -12,16 +12,24 @@ from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
 
+from xborder.customs.explain import FxUsed
 from xborder.customs.quote_input import frames, parse_request, result_records
-from xborder.customs.quote_kernel import ORDER_SCHEMA, QuoteResult, quote_frames
+from xborder.customs.quote_kernel import (
+    OPTIONAL_ORDER_SCHEMA,
+    ORDER_SCHEMA,
+    QuoteResult,
+    quote_frames,
+)
 from xborder.customs.regimes import EU_MEMBERS, TAX_CURRENCY
+from xborder.customs.regimes_apac import LIMIT_CURRENCY
 from xborder.customs.tariffs import TariffBook
 from xborder.domain.errors import DomainError, InvalidValue, MissingRate
-from xborder.domain.money import FxRate, FxTable
+from xborder.domain.money import CROSS_PIVOTS, FxRate, FxTable
 from xborder.store.customs_repo import CustomsRepository
 from xborder.store.uow import UnitOfWork
 
@@ -49,12 +57,73 @@ def tax_currency(destination: str) -> str | None:
     return TAX_CURRENCY.get(destination)
 
 
-def _fill_fx(order: dict[str, Any], fx: FxTable | None) -> None:
+def _latest(fx: FxTable, base: str, quote: str, on: date) -> FxRate | None:
+    found = [r for r in fx if r.base == base and r.quote == quote and r.valid_from <= on]
+    return max(found, key=lambda r: r.valid_from) if found else None
+
+
+def rate_used(fx: FxTable, base: str, quote: str, on: date) -> FxUsed:
+    """The rate ``FxTable.rate`` gives, with the date and source of the table rows it came from
+    (direct, inverse, or a cross rate through a pivot: then the older of the two dates)."""
+    rate = fx.rate(base, quote, on)  # raises MissingRate as the table does
+    direct = _latest(fx, base, quote, on) or _latest(fx, quote, base, on)
+    if direct is not None:
+        return FxUsed(base, quote, rate, direct.valid_from, direct.source)
+    for pivot in CROSS_PIVOTS:
+        legs = [
+            _latest(fx, a, b, on) or _latest(fx, b, a, on)
+            for a, b in ((base, pivot), (pivot, quote))
+        ]
+        if pivot not in (base, quote) and all(legs):
+            dated = [leg for leg in legs if leg is not None]
+            oldest = min(dated, key=lambda r: r.valid_from)
+            via = f"cross rate via {pivot}: " + "; ".join(r.source for r in dated if r.source)
+            return FxUsed(base, quote, rate, oldest.valid_from, via)
+    return FxUsed(base, quote, rate, None, "")
+
+
+def _fill_fx(
+    order: dict[str, Any],
+    fx: FxTable | None,
+    seen: dict[tuple[str, str, date], FxUsed | None] | None = None,
+) -> FxUsed | None:
+    """Set the order's rate from the table when the request gives none; the rate used, dated
+    (``seen`` caches the look-ups of a batch)."""
     target = tax_currency(order["destination"])
-    if order["fx"] is not None or fx is None or target is None or target == order["currency"]:
+    if target is None or target == order["currency"]:
+        _fill_limit_fx(order, fx)
+        return None
+    if order["fx"] is not None:
+        _fill_limit_fx(order, fx)
+        given = Decimal(repr(order["fx"]))
+        return FxUsed(order["currency"], target, given, None, "given in the request")
+    if fx is None:
+        return None
+    key = (order["currency"], target, order["date"])
+    if seen is None or key not in seen:
+        try:
+            found: FxUsed | None = rate_used(fx, *key)
+        except MissingRate:  # the kernel reports a missing rate, naming the field
+            found = None
+        if seen is not None:
+            seen[key] = found
+    else:
+        found = seen[key]
+    if found is not None:
+        order["fx"] = float(found.rate)
+    _fill_limit_fx(order, fx)
+    return found
+
+
+def _fill_limit_fx(order: dict[str, Any], fx: FxTable | None) -> None:
+    """Set ``limit_fx`` (1 unit of the regime's limit currency in its tax currency, e.g. 1 USD in
+    KRW for Korea's USD 150 limit) from the table; the kernel refuses the order without it."""
+    limit = LIMIT_CURRENCY.get(order["destination"])
+    target = tax_currency(order["destination"])
+    if limit is None or target is None or fx is None or order.get("limit_fx") is not None:
         return
-    with suppress(MissingRate):  # the kernel reports a missing rate, naming the field
-        order["fx"] = float(fx.rate(order["currency"], target, order["date"]))
+    with suppress(MissingRate):
+        order["limit_fx"] = float(fx.rate(limit, target, order["date"]))
 
 
 def stored_fx(repo: CustomsRepository) -> FxTable:
@@ -85,8 +154,9 @@ def quote(uow: UnitOfWork, command: QuoteOrder) -> dict[str, Any]:
                 order["annual_before_minor"] = (
                     int(totals.get_column("total_minor")[0]) if totals.height else 0
                 )
-    _fill_fx(order, fx)
-    result = result_records(quote_frames(*frames([order], lines), command.book))[0]
+    used = _fill_fx(order, fx)
+    rates = {0: used} if used is not None else None
+    result = result_records(quote_frames(*frames([order], lines), command.book), rates)[0]
     if result.get("error"):
         field_name, _, reason = str(result["error"]).partition(": ")
         raise InvalidValue(field_name, reason)
@@ -106,6 +176,8 @@ def quote_many(
     orders: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     out: dict[int, dict[str, Any]] = {}
+    rates: dict[int, FxUsed] = {}
+    seen: dict[tuple[str, str, date], FxUsed | None] = {}
     count = 0
     for i, raw in enumerate(requests):
         count = i + 1
@@ -114,11 +186,13 @@ def quote_many(
         except DomainError as exc:
             out[i] = {"record": i, "error": str(exc)}
             continue
-        _fill_fx(order, fx)
+        used = _fill_fx(order, fx, seen)
+        if used is not None:
+            rates[i] = used
         orders.append(order)
         lines.extend(order_lines)
     if orders:
-        for row in result_records(quote_frames(*frames(orders, lines), book)):
+        for row in result_records(quote_frames(*frames(orders, lines), book), rates):
             rec = row.pop("rec")
             out[rec] = {"record": rec, **row}
     return [out[i] for i in range(count)]
@@ -144,7 +218,25 @@ def kernel_frames(
         "insurance_minor",
         pl.lit(None, pl.String).alias("customs_mode"),
         pl.lit(None, pl.Int64).alias("annual_before_minor"),
+        pl.col("consignee_region").alias("region"),
+        pl.lit(None, pl.String).alias("transport"),  # not known before planning
+        pl.lit(None, pl.Float64).alias("limit_fx"),
     )
+    limits = []
+    for dest in orders.get_column("destination").unique().to_list():
+        limit, target = LIMIT_CURRENCY.get(dest), tax_currency(dest)
+        if limit is not None and target is not None:
+            with suppress(MissingRate):
+                limits.append((dest, float(fx.rate(limit, target, on))))
+    if limits:
+        limit_frame = pl.DataFrame(
+            limits, schema={"destination": pl.String, "_limit_fx": pl.Float64}, orient="row"
+        )
+        orders = (
+            orders.join(limit_frame, on="destination", how="left", maintain_order="left")
+            .with_columns(pl.col("_limit_fx").alias("limit_fx"))
+            .drop("_limit_fx")
+        )
     rates = []
     for cur, dest in orders.select("currency", "destination").unique().iter_rows():
         target = tax_currency(dest)
@@ -207,7 +299,9 @@ def quote_in_waves(
         part = part.with_columns(pl.col("_total").fill_null(0).alias("annual_before_minor"))
         recs = part.get_column("rec")
         result = quote_frames(
-            part.select(list(ORDER_SCHEMA)), lines.filter(pl.col("rec").is_in(recs.implode())), book
+            part.select([c for c in (*ORDER_SCHEMA, *OPTIONAL_ORDER_SCHEMA) if c in part.columns]),
+            lines.filter(pl.col("rec").is_in(recs.implode())),
+            book,
         )
         parts_o.append(result.orders.join(part.select("rec", "_buyer"), on="rec", how="left"))
         parts_l.append(result.lines)

@@ -5,6 +5,12 @@ lifecycle can clear or hold a whole bag's orders inside its own transaction. Eve
 checked before anything is written: an unknown order, an unknown code or a transition the
 machine refuses leaves the store (and the caller's open transaction) untouched. Times come from
 the clock: the event is dated now, a release on today.
+
+China's assessed tax comes on the CEB816 electronic tax receipt (``apply_tax_receipt``): it names
+the declaration by customs' list number ``invtNo``, which the platform learns from the CEB622
+list receipt (kept on the declaration), and carries the duty, VAT and consumption tax customs
+assessed; each becomes an assessment (source ``customs``, reference ``taxNo``) reconciled with
+the kept quote (``customs_variance``).
 """
 
 from __future__ import annotations
@@ -12,14 +18,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from xborder.customs.ceb import parse
+from lxml import etree
+
+from xborder.customs.ceb import NS, parse, safe_root
 from xborder.customs.declaration_status import COUNTED, RECEIPT_CODES, Status, advance
 from xborder.customs.regimes import in_force
 from xborder.domain.errors import Conflict, InvalidValue, NotFound
 from xborder.domain.money import Money
 from xborder.services.customs_declare import day_of
+from xborder.services.customs_variance import (
+    AssessmentResult,
+    RecordAssessment,
+    RecordAssessments,
+    record_assessments,
+)
 from xborder.store.customs_repo import CustomsRepository
 from xborder.store.uow import UnitOfWork
 
@@ -117,6 +132,13 @@ def apply_receipt_message(uow: UnitOfWork, command: ApplyReceiptMessage) -> Rece
     through the status machine (all of the message or nothing, as ``record_receipts``); a code
     the machine does not model (1 stored, 3 sent, 4 send failed, 501-599 held, a negative format
     error) and the order, payment and waybill receipts are reported as notices, not applied."""
+    root = safe_root(command.data)
+    if etree.QName(root).localname == "CEB816Message":
+        tax = apply_tax_receipt(uow, ApplyTaxReceipt(command.data, command.note))
+        notes = [ReceiptNotice(a.order_no, "assessed", f"{a.reference}: {a.assessed}",
+                               f"variance {a.variance} against the quote")
+                 for a in tax.assessments] + list(tax.notices)  # fmt: skip
+        return ReceiptMessageResult("CEB816", tax.guid, {}, tuple(notes))
     message = parse(command.data)
     if message.code not in LIST_RECEIPTS and message.code not in OTHER_RECEIPTS:
         raise InvalidValue("type", f"{message.code} is not a receipt customs sends back")
@@ -141,9 +163,92 @@ def apply_receipt_message(uow: UnitOfWork, command: ApplyReceiptMessage) -> Rece
         else:
             wanted.append((record[key], code))
     statuses: dict[str, str] = {}
-    if wanted:
-        statuses = record_receipts(uow, RecordReceipts(wanted, command.note or message.guid))
+    list_numbers = {r[key]: r["invtNo"] for r in message.records
+                    if key and r.get(key) and r.get("invtNo")}  # fmt: skip
+    with uow:
+        if wanted:
+            statuses = record_receipts(uow, RecordReceipts(wanted, command.note or message.guid))
+        if list_numbers and message.code == "CEB622":  # what a CEB816 tax receipt names
+            found = uow.customs.get_many(list(list_numbers))
+            uow.customs.set_invt_nos(
+                [(int(d["id"]), list_numbers[no]) for no, d in found.items()
+                 if d.get("invt_no") != list_numbers[no]]
+            )  # fmt: skip
+        uow.commit()
     return ReceiptMessageResult(message.code, message.guid, statuses, tuple(notices))
+
+
+# --- the CEB816 electronic tax receipt: what customs assessed ------------------------------------
+_TAX_FIELDS = {"duty": "customsTax", "vat": "valueAddedTax", "consumption_tax": "consumptionTax"}
+TAX_VOID = "3"  # taxNo status: 1 generated, 2 summarised, 3 void
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyTaxReceipt:
+    """A CEB816 electronic tax receipt (XML bytes) customs sent for declared lists."""
+
+    data: bytes
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaxReceiptResult:
+    guid: str
+    assessments: tuple[AssessmentResult, ...]
+    notices: tuple[ReceiptNotice, ...]
+
+
+def apply_tax_receipt(uow: UnitOfWork, command: ApplyTaxReceipt) -> TaxReceiptResult:
+    """Record the duty, VAT and consumption tax of each ``Tax`` of a CEB816 as customs'
+    assessment of the declaration with that ``invtNo`` (reference ``taxNo``; idempotent). Amounts
+    are yuan with up to 5 decimals, rounded half-up to the fen. A void tax receipt (status 3) is
+    reported, not recorded. An unknown ``invtNo`` raises ``NotFound`` and nothing is written."""
+    root = safe_root(command.data)
+    name = etree.QName(root)
+    if name.namespace != NS or name.localname != "CEB816Message":
+        raise InvalidValue("xml", "root element is not a CEB816Message", name.localname)
+    heads: list[dict[str, str]] = []
+    for i, tax in enumerate(root.findall(f"{{{NS}}}Tax")):
+        head = tax.find(f"{{{NS}}}TaxHeadRd")
+        if head is None:
+            raise InvalidValue(f"Tax[{i}]", "has no TaxHeadRd")
+        fields = {etree.QName(c).localname: (c.text or "").strip() for c in head
+                  if isinstance(c.tag, str)}  # fmt: skip
+        for required in ("invtNo", "taxNo", *_TAX_FIELDS.values()):
+            if not fields.get(required):
+                raise InvalidValue(f"Tax[{i}].{required}", "is required in a CEB816 tax head")
+        heads.append(fields)
+    if not heads:
+        raise InvalidValue("xml", "CEB816 message without a Tax element")
+    notices = tuple(ReceiptNotice(h["invtNo"], TAX_VOID, h["taxNo"], "tax receipt void")
+                    for h in heads if h.get("status") == TAX_VOID)  # fmt: skip
+    live = [h for h in heads if h.get("status") != TAX_VOID]
+    with uow:
+        by_list = uow.customs.by_invt_nos([h["invtNo"] for h in live])
+        missing = next((h["invtNo"] for h in live if h["invtNo"] not in by_list), None)
+        if missing is not None:
+            raise NotFound(f"no declaration with customs list number {missing!r}")
+        items = [
+            RecordAssessment(
+                str(by_list[h["invtNo"]]["order_no"]), "customs", h["taxNo"], currency="CNY",
+                reason=command.note or f"CEB816 {root.get('guid', '')}".strip(),
+                **{k: _yuan(h[f], f"Tax[{n}].{f}") for k, f in _TAX_FIELDS.items()},
+            )
+            for n, h in enumerate(live)
+        ]  # fmt: skip
+        results = record_assessments(uow, RecordAssessments(items)) if items else []
+        uow.commit()
+    return TaxReceiptResult(root.get("guid", ""), tuple(results), notices)
+
+
+def _yuan(text: str, where: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise InvalidValue(where, "must be a decimal amount", text) from None
+    if not value.is_finite() or value < 0:
+        raise InvalidValue(where, "must be a non-negative amount", text)
+    return value.quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 def _apply(

@@ -30,14 +30,14 @@ KPI_KEYS: tuple[str, ...] = (
     "duty_per_order", "tax_per_order", "fees_per_order", "logistics_cost_per_order",
     "landed_cost_per_order", "loss_rate", "damage_rate", "return_rate", "attempt_rate",
     "clearance_hours_mean", "hold_rate", "trace_completeness", "escrow_days_outstanding",
-    "compensation_per_order", "unplanned_rate",
+    "compensation_per_order", "unplanned_rate", "quote_variance_rate",
 )  # fmt: skip
 _LOWER_IS_BETTER = frozenset(
     {"delivery_days_mean", "delivery_days_p50", "delivery_days_p95", "freight_per_order",
      "duty_per_order", "tax_per_order", "fees_per_order", "logistics_cost_per_order",
      "landed_cost_per_order", "loss_rate", "damage_rate", "return_rate", "attempt_rate",
      "clearance_hours_mean", "hold_rate", "escrow_days_outstanding", "compensation_per_order",
-     "unplanned_rate"}
+     "unplanned_rate", "quote_variance_rate"}
 )  # fmt: skip
 KPI_DIRECTION: dict[str, str] = {k: "-" if k in _LOWER_IS_BETTER else "+" for k in KPI_KEYS}
 TIMELINE_KEYS = ("cleared", "held", "inspected", "lost", "damaged", "returned", "attempted",
@@ -97,6 +97,7 @@ class _Store:
     parcels: pl.DataFrame  # one row per parcel, with its order's and its trace record's facts
     escrow: pl.DataFrame
     declarations: pl.DataFrame  # + day
+    variances: pl.DataFrame  # assessed declarations: quoted and |assessed - quoted|, + day
     flows: pl.DataFrame
     events: pl.DataFrame
 
@@ -124,6 +125,7 @@ def measure_kpis(uow: UnitOfWork, command: MeasureKpis) -> KpiReport:
             parcels=_parcel_facts(repo.parcels(), events, orders),
             escrow=repo.escrow_times().join(keep, on="order_id", how="semi"),
             declarations=repo.declarations().join(keep, on="order_id"),
+            variances=repo.quote_variances().join(keep, on="order_id"),
             flows=repo.ledger_flows().filter(pl.col("day").is_between(start, until)),
             events=events,
         )
@@ -302,6 +304,8 @@ def _measure(
                             "freight": pl.col("freight"), "fees": pl.col("insurance")}),
         _long(period(store.declarations.join(paid_orders.select("order_id"), on="order_id")),
               {"duty": pl.col("duty"), "tax": pl.col("tax"), "fees": pl.col("fees")}),
+        _long(period(store.variances), {"quoted": pl.col("quoted"),
+                                        "variance": pl.col("abs_variance")}),
         _long(flows.filter(pl.col("code").is_in(LOGISTICS_CODES)), {"logistics": pl.col("amount")}),
         _long(flows.filter(pl.col("code").is_in(COMPENSATION_CODES)),
               {"compensation": pl.col("amount")}),
@@ -337,6 +341,10 @@ def _kpis(row: Mapping[str, Any], sums: Mapping[str, Decimal], money: _Money) ->
         "logistics_cost_per_order": per_order(part["logistics"]),
         "landed_cost_per_order": per_order(landed),
         "compensation_per_order": per_order(part["compensation"]),
+        # mean |assessed - quoted| over the mean quote of the assessed declarations, both in
+        # the report currency at the order day's rate (None: nothing assessed or quoted)
+        "quote_variance_rate": float(sums["variance"] / sums["quoted"])
+        if sums.get("quoted") else None,
     }  # fmt: skip
     for key in KPI_KEYS:
         if key not in values:

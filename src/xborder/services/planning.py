@@ -8,6 +8,7 @@ planning: a plan may still change until the order is packed.
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,9 @@ class PlanResult:
     currency: str = PLAN_CURRENCY
     reasons: dict[str, int] = field(default_factory=dict)
     routes: list[dict[str, Any]] = field(default_factory=list)
+    # wall seconds: read (wave + network + stock), compile, solve, store (assignments, reservations,
+    # statuses); durations only, measured with perf_counter, never stored
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _load_wave(
@@ -104,20 +108,25 @@ def _plan(uow: UnitOfWork, cmd: PlanFulfilment) -> PlanResult:
     if cmd.order_ids is not None:
         _refuse_closed(uow, cmd)
     repo.drop_unserved(cmd.statuses, cmd.order_ids)
+    t_read = time.perf_counter()
     wave, statuses = _load_wave(uow, cmd.statuses, cmd.order_ids)
     if wave.order_ids.size == 0:
         return PlanResult(None, 0, 0, released, 0.0, 0.0, 0.0, cmd.method, 0.0)
     rows = repo.network()
+    stock = repo.available_stock()
+    t_compile = time.perf_counter()
     currencies = {str(r["currency"]) for t in ("lanes", "last_mile") for r in rows[t]}
     currencies |= {str(r["handling_currency"]) for r in rows["warehouses"]}
     digits = {c: minor_units(c) for c in currencies | {PLAN_CURRENCY}}
     now = uow.clock.now()
     compiled = compile_wave(
         wave, rows["warehouses"], rows["lanes"], rows["last_mile"], rows["products"],
-        repo.available_stock(), rows["fx_rates"], digits, now.date(),
+        stock, rows["fx_rates"], digits, now.date(),
     )  # fmt: skip
     problem = compiled.problem
+    t_solve = time.perf_counter()
     plan = solve(problem, cmd.method)
+    t_store = time.perf_counter()
     choice = plan.choice  # stored orders never split: unit == order
     reasons = unit_reasons(problem, choice)
     deps = departure_dates(compiled, wave.placed_at, problem.unit_order, choice)
@@ -162,12 +171,14 @@ def _plan(uow: UnitOfWork, cmd: PlanFulfilment) -> PlanResult:
     route_counts = Counter(
         (r["warehouse_id"], r["lane_id"]) for r in assign_rows if r["warehouse_id"]
     )
+    timings = {"read_s": t_compile - t_read, "compile_s": t_solve - t_compile,
+               "solve_s": t_store - t_solve, "store_s": time.perf_counter() - t_store}  # fmt: skip
     return PlanResult(
         run_id, int(wave.order_ids.size), len(served_ids), released, plan.cost,
         plan.lower_bound, plan.gap, plan.method, plan.seconds, PLAN_CURRENCY,
         dict(Counter(r for r in reasons if r)),
         [{"warehouse": w, "lane": ln or "(in-country)", "orders": n}
-         for (w, ln), n in route_counts.most_common()],
+         for (w, ln), n in route_counts.most_common()], timings,
     )  # fmt: skip
 
 

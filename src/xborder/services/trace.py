@@ -7,7 +7,7 @@ A thin facade over modules of one purpose each:
 - ``trace_read``: ``export(uow, ExportEvents)`` and ``query(uow, QueryEvents)``;
 - ``trace_show``: ``show(uow, ShowParcel)``, a parcel's timeline for its parties and its buyer;
 - ``trace_verify``: ``verify(uow, Verify)`` (with ``trace_verify_rows``: columns, memberships,
-  registry);
+  registry; ``trace_verify_scan``: the event scan, over id ranges in parallel processes);
 - ``trace_checkpoint``: ``checkpoint(uow, MakeCheckpoint)``, a signed tree head to keep outside
   the store, and ``parse_checkpoint`` to read one back for ``Verify(checkpoint=...)``.
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 import polars as pl
@@ -25,6 +26,7 @@ from xborder.store.uow import UnitOfWork
 from xborder.trace import chain as chains
 from xborder.trace.epcis import PARTY_ID, SSCC_DL, build_events
 from xborder.trace.event_hash import CbvVersion
+from xborder.trace.gcpause import collector_paused
 from xborder.trace.identifiers import normalise
 from xborder.trace.lifecycle import EventType
 from xborder.trace.signing import KeyStore
@@ -90,6 +92,12 @@ def check_party(name: str, party_id: str) -> None:
 
 
 def register_objects(uow: UnitOfWork, specs: Sequence[ObjectSpec]) -> dict[str, int]:
+    """Register objects idempotently by key (see ``_register``); returns key -> object id."""
+    with collector_paused():
+        return _register(uow, specs)
+
+
+def _register(uow: UnitOfWork, specs: Sequence[ObjectSpec]) -> dict[str, int]:
     """Register objects idempotently by key; returns key -> object id for all of them.
 
     A registration of a known key adds its participants and fills in the facts (tracking
@@ -225,37 +233,59 @@ def _links(
 
 
 def append(
-    repo: TraceRepository, keys: KeyStore, now_ms: int, p: Pending, source: str
+    repo: TraceRepository,
+    keys: KeyStore,
+    now_ms: int,
+    p: Pending,
+    source: str,
+    heads: dict[int, tuple[int, bytes]] | None = None,
 ) -> AppendReport:
-    """Chain, batch, sign and insert; one signed batch per capturing party."""
+    """Chain, batch, sign and insert; one signed batch per capturing party. ``heads``: the
+    objects' chain heads when the caller already read them with their ids (capture)."""
     n = len(p.object_ids)
     if n == 0:
         return AppendReport([], [], [])
-    heads = repo.heads(p.object_ids)
+    if heads is None:
+        heads = repo.heads(p.object_ids)
     next_event = repo.next_id("events")
     next_batch = repo.next_id("batches")
-    order: dict[str, list[int]] = {}
-    for i, party in enumerate(p.party_ids):
-        order.setdefault(party, []).append(i)
+    order: dict[str, Sequence[int]]
+    parties = dict.fromkeys(p.party_ids)
+    if len(parties) == 1:  # one capturing party (the common case): no per-event grouping
+        order = {next(iter(parties)): range(n)}
+    else:
+        grouped: dict[str, list[int]] = {}
+        for i, party in enumerate(p.party_ids):
+            grouped.setdefault(party, []).append(i)
+        order = dict(grouped)
     event_ids = [0] * n
     batch_ids = []
     for party, idx in order.items():
         key = keys.load_or_create(party)
         repo.add_key(party, key.key_id, key.public, now_ms)
         first = next_event
-        oids = [p.object_ids[i] for i in idx]
-        docs = [p.documents[i] for i in idx]
-        seqs, prevs, leaves = _links(heads, oids, docs, [p.digests[i] for i in idx])
+        if len(idx) == n:  # one party: the pending lists as they are
+            oids, docs, digests, columns = p.object_ids, p.documents, p.digests, p.columns
+        else:
+            oids = [p.object_ids[i] for i in idx]
+            docs = [p.documents[i] for i in idx]
+            digests = [p.digests[i] for i in idx]
+            columns = [p.columns[i] for i in idx]
+        seqs, prevs, leaves = _links(heads, oids, docs, digests)
         ids = range(first, first + len(idx))
-        for i, eid in zip(idx, ids, strict=True):
-            event_ids[i] = eid
+        if len(idx) == n:
+            event_ids = list(ids)
+        else:
+            for i, eid in zip(idx, ids, strict=True):
+                event_ids[i] = eid
         next_event = first + len(idx)
-        rows = [
-            (eid, o, q, next_batch, party, *p.columns[i], p.digests[i], pv, lk, d)
-            for eid, i, o, q, pv, lk, d in zip(
-                ids, idx, oids, seqs, prevs, leaves, docs, strict=True
+        # rows assembled by zip (in C), the query columns transposed once
+        rows = list(
+            zip(
+                ids, oids, seqs, repeat(next_batch), repeat(party), *zip(*columns, strict=True),
+                digests, prevs, leaves, docs,
             )
-        ]
+        )  # fmt: skip
         root = chains.merkle_root(leaves)
         prev_root = repo.last_root(party) or ZERO_ROOT
         batch: dict[str, Any] = {
@@ -275,9 +305,7 @@ def append(
         repo.insert_batch(batch)
         batch_ids.append(next_batch)
         next_batch += 1
-    repo.add_participants(
-        sorted({(o, pid) for o, pid in zip(p.object_ids, p.party_ids, strict=True)})
-    )
+    repo.add_participants(list(dict.fromkeys(zip(p.object_ids, p.party_ids, strict=True))))
     return AppendReport(event_ids, p.digests, batch_ids)
 
 
@@ -309,6 +337,11 @@ def _refuse_future(frame: pl.DataFrame, now: datetime) -> None:
 def capture(uow: UnitOfWork, frame: pl.DataFrame, keys: KeyStore | None = None) -> CaptureReport:
     """Capture lifecycle events (see ``epcis.CAPTURE_SCHEMA``) for registered parcels and bags,
     signed with ``keys`` (default: ``uow.keys``); a refused frame stores nothing."""
+    with collector_paused():
+        return _capture(uow, frame, keys)
+
+
+def _capture(uow: UnitOfWork, frame: pl.DataFrame, keys: KeyStore | None) -> CaptureReport:
     with uow:
         now = uow.clock.now()
         built = build_events(frame)
@@ -319,7 +352,9 @@ def capture(uow: UnitOfWork, frame: pl.DataFrame, keys: KeyStore | None = None) 
         repo = uow.trace
         repo.lock()
         object_keys = f.get_column("object_key").to_list()
-        ids = repo.object_ids(list(dict.fromkeys(object_keys)))
+        found = repo.ids_and_heads(list(dict.fromkeys(object_keys)))
+        ids = {k: v[0] for k, v in found.items()}
+        heads = {i: (q, c) for i, q, c in found.values() if c is not None}
         missing = next((k for k in object_keys if k not in ids), None)
         if missing is not None:
             raise InvalidValue(
@@ -346,7 +381,7 @@ def capture(uow: UnitOfWork, frame: pl.DataFrame, keys: KeyStore | None = None) 
             if absent is not None:
                 raise InvalidValue("children", "not registered: register the parcel first", absent)
         signer = keys if keys is not None else uow.keys
-        report = append(repo, signer, epoch_ms(now), pending, "capture")
+        report = append(repo, signer, epoch_ms(now), pending, "capture", heads)
         memberships(
             repo,
             agg.select("_row", "action", "children").rows(),
@@ -368,13 +403,17 @@ def memberships(
     """Record which parcels went into (ADD) or came out of (DELETE) which bag, at which event,
     applied in ledger (event id) order, as verify replays them."""
     adds: list[tuple[int, int, int]] = []
+    closes: list[tuple[int, int, list[int] | None]] = []
     for row, action, children in sorted(agg_rows, key=lambda r: event_ids[r[0]]):
         container, event_id = object_ids[row], event_ids[row]
         members = [child_ids[c] for c in children or [] if c in child_ids]
         if action == "ADD":
+            repo.close_memberships_many(closes)  # a DELETE earlier in the ledger comes first
+            closes = []
             adds.extend((container, m, event_id) for m in members)
         elif action == "DELETE":
             repo.add_memberships(adds)  # an ADD earlier in the ledger is open before this DELETE
             adds = []
-            repo.close_memberships(container, event_id, members or None)
+            closes.append((container, event_id, members or None))
     repo.add_memberships(adds)
+    repo.close_memberships_many(closes)

@@ -11,29 +11,43 @@ events are streamed in id order so memory stays flat however large the ledger is
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import json
+import multiprocessing
+import os
 import time
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from xborder.services.trace_capture import REGISTRY_PARTY, ZERO_ROOT, hash_id_of
 from xborder.services.trace_checkpoint import SignedTreeHead, check_checkpoint
 from xborder.services.trace_verify_rows import (
-    QUERY_COLUMNS,
-    ColumnCheck,
+    Aggregation,
     membership_breaks,
     registry_digest,
     replay_memberships,
 )
+from xborder.services.trace_verify_scan import (
+    BROKEN_CHAIN,
+    VERIFY_COLUMNS,
+    Break,
+    RangeTask,
+    Scan,
+    scan_range,
+)
 from xborder.store.trace_repo import TraceRepository
 from xborder.store.uow import UnitOfWork
 from xborder.trace import chain as chains
-from xborder.trace.event_hash import namespaces_of, prehash
+from xborder.trace.gcpause import collector_paused
 from xborder.trace.signing import KeyStore, key_id, verify_signature
 
-_sha256 = hashlib.sha256
+# From this many signed events on, verify spreads the scan over one process per core: the first
+# start of the worker processes (an interpreter importing Polars) costs about a second.
+PARALLEL_FROM = 300_000
+_MAX_ID = 2**62
+__all__ = ["PARALLEL_FROM", "Break", "Verify", "VerifyReport", "verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,40 +55,15 @@ class Verify:
     """``deep``: also recompute each Event Hash ID from its document; stop at ``max_breaks``;
     ``key_files``: also compare the stored public keys with the local key directory
     (``uow.keys``), which catches a re-signing by someone who can write the store only;
-    ``checkpoint``: a signed tree head kept outside the store, which the ledger must extend."""
+    ``checkpoint``: a signed tree head kept outside the store, which the ledger must extend;
+    ``workers``: processes scanning id ranges in parallel (default: one per core from
+    ``PARALLEL_FROM`` events on; always one for an in-memory SQLite database)."""
 
     deep: bool = True
     max_breaks: int = 100
     key_files: bool = True
     checkpoint: SignedTreeHead | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Break:
-    reason: str
-    event_id: int | None = None
-    batch_id: int | None = None
-    object_key: str | None = None
-    event_hash_id: str | None = None
-    column: str | None = None  # the stored column (or table) found edited
-
-    def describe(self, verbose: bool = True) -> str:
-        """Where and why; without ``verbose``, no object URI and no Event Hash ID."""
-        where = ", ".join(
-            x
-            for x in (
-                f"event {self.event_id}" if self.event_id is not None else "",
-                f"batch {self.batch_id}" if self.batch_id is not None else "",
-                f"column {self.column}" if self.column else "",
-                f"object {self.object_key}" if self.object_key and verbose else "",
-                (self.event_hash_id or "") if verbose else "",
-            )
-            if x
-        )
-        return f"{where}: {self.reason}" if where else self.reason
-
-    def __str__(self) -> str:
-        return self.describe()
+    workers: int | None = None
 
 
 @dataclass
@@ -84,6 +73,7 @@ class VerifyReport:
     deep: bool = True
     breaks: list[Break] = field(default_factory=list)
     seconds: float = 0.0
+    workers: int = 1
 
     @property
     def ok(self) -> bool:
@@ -92,17 +82,6 @@ class VerifyReport:
     @property
     def first(self) -> Break | None:
         return self.breaks[0] if self.breaks else None
-
-
-_VERIFY_COLUMNS = (
-    "id", "object_id", "seq", "batch_id", "party_id", *QUERY_COLUMNS, "hash", "prev", "chain",
-    "document",
-)  # fmt: skip
-_WHY = {
-    "object_id": "the event's object is not the one its document names (edited)",
-    "party_id": "the party differs from its signed batch's party (edited)",
-    "document": "the document is not a JSON event",
-}
 
 
 def _check_batches(
@@ -141,52 +120,6 @@ def _check_batches(
     return {int(b["id"]): b for b in batches}
 
 
-class _Batches:
-    """Closes each run of a batch's events in the stream and checks it against the signed
-    batch: contiguous, the signed count and id range, the signed Merkle root."""
-
-    def __init__(self, signed: dict[int, dict[str, Any]], breaks: list[Break]) -> None:
-        self.signed, self.breaks = signed, breaks
-        self.seen: set[int] = set()
-
-    def close(self, bid: int | None, leaves: list[bytes], first: int, last_id: int) -> None:
-        if bid is None:
-            return
-        breaks = self.breaks
-        b = self.signed.get(bid)
-        if b is None or b["party_id"] == REGISTRY_PARTY:
-            breaks.append(
-                Break("event belongs to no batch (inserted)", event_id=first, batch_id=bid)
-            )
-            return
-        if bid in self.seen:
-            breaks.append(
-                Break(
-                    "batch events are not contiguous (reordered or inserted)",
-                    batch_id=bid,
-                    event_id=first,
-                )
-            )
-        self.seen.add(bid)
-        signed = (b["event_count"], b["first_event_id"], b["last_event_id"])
-        if (len(leaves), first, last_id) != signed:
-            breaks.append(
-                Break(
-                    f"batch holds {len(leaves)} events {first}..{last_id}, signed "
-                    f"{signed[0]} events {signed[1]}..{signed[2]} (deleted or inserted)",
-                    batch_id=bid,
-                )
-            )
-        elif chains.merkle_root(leaves) != bytes(b["root"]):
-            breaks.append(
-                Break(
-                    "Merkle root differs from the signed root (changed or reordered events)",
-                    batch_id=bid,
-                    event_id=first,
-                )
-            )
-
-
 def _registry(
     repo: TraceRepository, signed: dict[int, dict[str, Any]], report: VerifyReport
 ) -> tuple[dict[int, str], dict[str, int]]:
@@ -200,6 +133,14 @@ def _registry(
                 yield row
 
     state, count = registry_digest(all_rows())
+    _registry_state(signed, state, count, report)
+    return keys, {k: i for i, k in keys.items()}
+
+
+def _registry_state(
+    signed: dict[int, dict[str, Any]], state: bytes, count: int, report: VerifyReport
+) -> None:
+    """The registry's LtHash ``state`` over ``count`` object rows against its last signed one."""
     last = max(
         (b for b in signed.values() if b["party_id"] == REGISTRY_PARTY),
         key=lambda b: int(b["id"]),
@@ -219,16 +160,104 @@ def _registry(
                 column="trace_objects",
             )
         )
-    return keys, {k: i for i, k in keys.items()}
+
+
+# ---- in parallel ---------------------------------------------------------------------------------
+
+
+def _ranges(signed: dict[int, dict[str, Any]], parts: int) -> list[tuple[int, int]]:
+    """``parts`` id ranges covering every id, cut at the first events of signed batches (so a
+    batch of an untouched ledger lies in one range) with about equal signed event counts."""
+    batches = sorted(
+        (int(b["first_event_id"]), int(b["event_count"]))
+        for b in signed.values()
+        if b["party_id"] != REGISTRY_PARTY and int(b["event_count"]) > 0
+    )
+    total = sum(c for _, c in batches)
+    cuts: list[int] = []
+    done = 0
+    for first, count in batches:
+        if done >= total * (len(cuts) + 1) / parts and len(cuts) < parts - 1:
+            cuts.append(first)
+        done += count
+    bounds = [0, *cuts, _MAX_ID + 1]
+    return [(bounds[i], bounds[i + 1] - 1) for i in range(len(bounds) - 1)]
+
+
+def parallel_scan(
+    repo: TraceRepository,
+    signed: dict[int, dict[str, Any]],
+    command: Verify,
+    report: VerifyReport,
+    workers: int,
+) -> None:
+    """The scan and the registry over id ranges in ``workers`` processes, each on its own
+    connection, stitched in ledger order (see ``trace_verify_scan``)."""
+    url = repo.shared_url()
+    assert url is not None
+    ranges = _ranges(signed, workers)
+    low, high = repo.object_id_bounds()
+    step = max(1, -(-(high - low + 1) // len(ranges)))
+    tasks = [
+        RangeTask(
+            url,
+            first,
+            last,
+            low + i * step if i else 0,
+            low + (i + 1) * step - 1 if i < len(ranges) - 1 else _MAX_ID,
+            signed,
+            command.deep,
+            command.max_breaks,
+        )
+        for i, (first, last) in enumerate(ranges)
+    ]
+    # not a plain fork, which would inherit Polars' thread pool: a fork server that has the scan
+    # module imported once per process lifetime (later verifies start their workers quickly)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([scan_range.__module__])
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+        results = list(pool.map(scan_range, tasks))
+    report.workers = min(workers, len(tasks))
+    lanes = np.zeros(chains.LT_LANES, dtype=np.uint16)
+    for r in results:
+        lanes += np.frombuffer(r.registry, dtype="<u2")
+    _registry_state(signed, lanes.astype("<u2").tobytes(), sum(r.objects for r in results), report)
+    breaks = report.breaks
+    last: dict[int, tuple[int, bytes]] = {}
+    broken: list[tuple[int, int]] = []
+    seen: dict[int, None] = {}
+    genesis = chains.GENESIS
+    for r in results:
+        breaks.extend(r.breaks)
+        report.events += r.events
+        get = last.get
+        for eid, oid, seq, prev in r.firsts:
+            head = get(oid)
+            want = (head[0] + 1, head[1]) if head else (1, genesis)
+            if seq != want[0] or prev != want[1]:
+                broken.append((eid, want[0]))
+        last.update(r.last)
+        for bid in r.seen:
+            if bid in seen:
+                breaks.append(
+                    Break("batch events are not contiguous (reordered or inserted)", batch_id=bid)
+                )
+            seen[bid] = None
+    places = repo.event_places([eid for eid, _ in broken[: command.max_breaks]])
+    for eid, seq in broken[: command.max_breaks]:
+        place = places.get(eid)
+        where = (place[0], place[2], hash_id_of(place[1])) if place else (None, None, None)
+        breaks.append(Break(BROKEN_CHAIN.format(seq=seq), eid, *where))
+    finish(repo, signed, seen, [a for r in results for a in r.aggregations], None, report, command)
 
 
 def verify(uow: UnitOfWork, command: Verify) -> VerifyReport:
     """Recompute chains, Merkle roots, signatures, the query columns, memberships and registry
     (and, ``deep``, every Event Hash ID from its stored document; with a checkpoint, that the
-    ledger extends it); stream the events in id order and report breaks in ledger order."""
+    ledger extends it); stream the events in id order and report breaks in ledger order (a
+    parallel run: in ledger order within each check)."""
     started = time.perf_counter()
-    deep, max_breaks = command.deep, command.max_breaks
-    report = VerifyReport(deep=deep)
+    report = VerifyReport(deep=command.deep)
     with uow:
         repo = uow.trace
         signed = _check_batches(repo, uow.keys if command.key_files else None, report)
@@ -239,125 +268,75 @@ def verify(uow: UnitOfWork, command: Verify) -> VerifyReport:
                     command.checkpoint, list(signed.values()), repo.public_keys(), uow.keys
                 )
             )
-        key_by_id, id_by_key = _registry(repo, signed, report)
-        batches = _Batches(signed, report.breaks)
-        party_of = {bid: b["party_id"] for bid, b in signed.items()}
-        columns = ColumnCheck(key_by_id)
-        last: dict[int, tuple[int, bytes]] = {}
-        heads: list[tuple[int, bytes] | None]
-        genesis = chains.GENESIS
-        sha = _sha256
-        batch_id: int | None = None
-        leaves: list[bytes] = []
-        first_id = prev_id = count = 0
-        breaks = report.breaks
-        width = len(QUERY_COLUMNS)
-        for chunk in repo.stream_events(_VERIFY_COLUMNS):
-            # columnar per chunk: comprehensions and list comparisons, not per-event branches
-            cols = [list(c) for c in zip(*chunk, strict=True)]
-            eids, oids, seqs, bids, parties = cols[:5]
-            stored = cols[5 : 5 + width]
-            digests, prevs, links, docs = cols[5 + width :]
-            n = len(eids)
-            count += n
-            computed = [
-                sha(p + h + d).digest() for p, h, d in zip(prevs, digests, docs, strict=True)
-            ]
-            get = last.get
-            if len(set(oids)) == n:  # each object once in this chunk: bulk lookups and update
-                heads = [get(o) for o in oids]
-                last.update(zip(oids, zip(seqs, links, strict=True), strict=True))
-            else:  # an object twice in the chunk: its second event follows its first
-                heads = []
-                for o, q, lk in zip(oids, seqs, links, strict=True):
-                    heads.append(get(o))
-                    last[o] = (q, lk)
-            exp_seq = [h[0] + 1 if h else 1 for h in heads]
-            exp_prev = [h[1] if h else genesis for h in heads]
-
-            def where(
-                i: int,
-                eids: list[Any] = eids,
-                bids: list[Any] = bids,
-                oids: list[Any] = oids,
-                digests: list[Any] = digests,
-            ) -> tuple[int, int, str | None, str]:
-                return (eids[i], bids[i], key_by_id.get(oids[i]), hash_id_of(bytes(digests[i])))
-
-            if exp_seq != seqs or exp_prev != prevs or computed != links:
-                for i in range(n):
-                    chained = exp_seq[i] == seqs[i] and exp_prev[i] == prevs[i]
-                    if chained and computed[i] == links[i]:
-                        continue
-                    if not chained:
-                        breaks.append(
-                            Break(
-                                f"chain broken: expected seq {exp_seq[i]} after the object's "
-                                "previous event (an event was deleted, inserted or reordered)",
-                                *where(i),
-                            )
-                        )
-                    if computed[i] != links[i]:
-                        breaks.append(
-                            Break(
-                                "document or Event Hash ID does not match its chain hash (edited)",
-                                *where(i),
-                            )
-                        )
-                    if len(breaks) >= max_breaks:
-                        break
-            if [party_of.get(b) for b in bids] != parties:
-                breaks.extend(
-                    Break(_WHY["party_id"], *where(i), column="party_id")
-                    for i in range(n)
-                    if party_of.get(bids[i]) != parties[i]
-                )
-            for m in columns.check(eids, oids, stored, docs):
-                reason = _WHY.get(m.column, "the column differs from the hashed document (edited)")
-                breaks.append(Break(reason, *where(m.index), column=m.column))
-            if deep:
-                for i, doc in enumerate(docs):
-                    event = json.loads(bytes(doc))
-                    again = sha(prehash(event, namespaces_of(event)).encode("utf-8")).digest()
-                    if again != bytes(digests[i]) and len(breaks) < max_breaks:
-                        breaks.append(
-                            Break(
-                                "stored Event Hash ID differs from the one recomputed "
-                                "from the document",
-                                *where(i),
-                                column="hash",
-                            )
-                        )
-            start = 0
-            for bid, group in itertools.groupby(bids):
-                size = sum(1 for _ in group)
-                if bid != batch_id:
-                    batches.close(batch_id, leaves, first_id, prev_id)
-                    batch_id, leaves, first_id = bid, [], eids[start]
-                leaves.extend(links[start : start + size])
-                start += size
-                prev_id = eids[start - 1]
-            if len(breaks) >= max_breaks:
-                break
-        batches.close(batch_id, leaves, first_id, prev_id)
-        for bid, b in signed.items():
-            if b["party_id"] == REGISTRY_PARTY:
-                continue
-            if bid not in batches.seen and len(breaks) < max_breaks:
-                breaks.append(Break("signed batch has no events left (deleted)", batch_id=bid))
-        if len(breaks) < max_breaks:
-            implied = replay_memberships(columns.aggregations, id_by_key)
-            for (container, member, added), why in membership_breaks(
-                implied, repo.all_memberships()
-            ):
-                breaks.append(
-                    Break(
-                        f"membership of object {member} in container {container} {why}",
-                        event_id=added,
-                        column="trace_memberships",
-                    )
-                )
-    del report.breaks[max_breaks:]
-    report.events = count
+        workers = _workers(repo, signed, command.workers)
+        if workers > 1:
+            parallel_scan(repo, signed, command, report, workers)
+        else:
+            _serial_scan(repo, signed, command, report)
+    del report.breaks[command.max_breaks :]
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _workers(repo: TraceRepository, signed: dict[int, dict[str, Any]], asked: int | None) -> int:
+    """How many processes: as asked, else one per core for a ledger large enough to repay
+    starting them; one when no other connection can see this database (in-memory SQLite).
+    Worker processes read what is committed: verify inside a transaction that wrote trace
+    rows itself asks for ``workers=1``."""
+    if repo.shared_url() is None:
+        return 1
+    if asked is not None:
+        return max(1, asked)
+    events = sum(int(b["event_count"]) for b in signed.values() if b["party_id"] != REGISTRY_PARTY)
+    if events < PARALLEL_FROM:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _serial_scan(
+    repo: TraceRepository,
+    signed: dict[int, dict[str, Any]],
+    command: Verify,
+    report: VerifyReport,
+) -> None:
+    with collector_paused():
+        key_by_id, id_by_key = _registry(repo, signed, report)
+    scan = Scan(signed, key_by_id, command.deep, command.max_breaks)
+    scan.breaks.extend(report.breaks)
+    report.breaks = scan.breaks
+    scan.batches.breaks = scan.breaks
+    scan.run(repo.stream_events(VERIFY_COLUMNS))
+    report.events = scan.events
+    finish(repo, signed, scan.batches.seen, scan.columns.aggregations, id_by_key, report, command)
+
+
+def finish(
+    repo: TraceRepository,
+    signed: dict[int, dict[str, Any]],
+    seen: Mapping[int, None],
+    aggregations: list[Aggregation],
+    id_by_key: Mapping[str, int] | None,
+    report: VerifyReport,
+    command: Verify,
+) -> None:
+    """After the scan: batches with no events left, and the memberships replayed from the
+    AggregationEvents (``id_by_key``: the registry's key -> id, None to look the children up)."""
+    breaks, max_breaks = report.breaks, command.max_breaks
+    for bid, b in signed.items():
+        if b["party_id"] == REGISTRY_PARTY:
+            continue
+        if bid not in seen and len(breaks) < max_breaks:
+            breaks.append(Break("signed batch has no events left (deleted)", batch_id=bid))
+    if len(breaks) >= max_breaks:
+        return
+    if id_by_key is None:
+        id_by_key = repo.object_ids(sorted({k for a in aggregations for k in a.children}))
+    implied = replay_memberships(aggregations, id_by_key)
+    for (container, member, added), why in membership_breaks(implied, repo.all_memberships()):
+        breaks.append(
+            Break(
+                f"membership of object {member} in container {container} {why}",
+                event_id=added,
+                column="trace_memberships",
+            )
+        )

@@ -35,7 +35,7 @@ TROUBLE = (P.EXPORT_HELD, P.IMPORT_HELD, P.DELIVERY_ATTEMPTED, P.DAMAGED, P.LOST
 # The dashboard's KPI cards, in order; money KPIs are in the report currency.
 DASHBOARD_KPIS = ("orders", "delivered", "gmv", "on_time_rate", "delivery_days_mean",
                   "landed_cost_per_order", "clearance_hours_mean", "hold_rate", "loss_rate",
-                  "trace_completeness")  # fmt: skip
+                  "trace_completeness", "quote_variance_rate")  # fmt: skip
 MATCH_SCAN = 500  # the newest declarations whose saved match the dashboard looks at
 
 

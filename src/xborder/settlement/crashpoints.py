@@ -4,7 +4,8 @@ The crash tests (``tests/settlement/test_crash.py``) run settlement in a subproc
 ``XBORDER_CRASH_AT`` set to ``point``, ``point@tag`` or either with ``#n`` (the n-th time the
 process passes it, default the first); the process then dies as ``kill -9`` would kill it: no
 handler, no rollback, no flush. Points: ``posted`` (a batch is written, its transaction still
-open; tags: the batch's transfer codes) and ``committed`` (a use case has committed; tag: the use
+open; tags: the batch's transfer codes), ``captured`` (an order capture's rows are written, its
+transaction still open; tag: ``orders``) and ``committed`` (a use case has committed; tag: the use
 case). Unset, the normal case, a point costs one comparison.
 """
 

@@ -85,7 +85,7 @@ def _customs(tally: Tally) -> DemoSection:
     return DemoSection("Customs", {
         "declared": tally.declared, "already_declared": tally.already_declared,
         "not_modelled": tally.not_modelled, "declare_errors": tally.declare_errors,
-        "receipts_applied": tally.receipts,
+        "receipts_applied": tally.receipts, "assessed": tally.assessed,
         "cn_three_document_match": ", ".join(f"{k} {v}" for k, v in sorted(tally.match.items()))
         or "none",
         "match_examples": " | ".join(tally.match_examples[:2]) or "-",

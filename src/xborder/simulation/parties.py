@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -25,11 +25,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from xborder.domain.lifecycle import ParcelStatus, Step
-from xborder.domain.money import Money
+from xborder.domain.money import Money, minor_units
 from xborder.domain.network import Lane, LastMileCarrier
 from xborder.domain.orders import PaymentRecord
 from xborder.domain.timezones import COUNTRY_ZONE
 from xborder.domain.world import World
+from xborder.services.customs_variance import RecordAssessment
 from xborder.services.ports import (
     AwaitingPayment,
     CustomsOutcome,
@@ -234,6 +235,7 @@ class SimulatedCustoms:
     document_error: float = 0.0  # declarations whose documents disagree: held until corrected
     disruptions: tuple[Disruption, ...] = ()
     first_day: date | None = None
+    reassess: float = 0.06  # released declarations customs assesses other than quoted
     _outcomes: dict[Any, CustomsOutcome | None] = field(default_factory=dict, init=False)
 
     def _fate(self, subject: str) -> str:
@@ -289,6 +291,35 @@ class SimulatedCustoms:
         else:
             outcome = None
         return outcome
+
+    def assess(self, due: Iterable[Mapping[str, Any]]) -> list[RecordAssessment]:
+        """Customs' assessment of released declarations (rows of ``assessment_due``): the quote
+        as it was for most; for a ``reassess`` share (seeded by the order number) half are
+        reclassified to a heading with a higher duty (the duty rises by half, or by a tenth of
+        the VAT where none was quoted) and half get a valuation uplift (every component +10 %,
+        rounded half up)."""
+        out = []
+        for row in due:
+            no, currency = str(row["order_no"]), str(row["currency"])
+            amounts = {k: int(row[f"{k}_minor"]) for k in _ASSESSED}
+            draw = _rng(self.seed, no, "assess").random()
+            reason = ""
+            if draw < self.reassess / 2:
+                amounts["duty"] += (amounts["duty"] + 1) // 2 if amounts["duty"] else (
+                    amounts["vat"] + 5) // 10  # fmt: skip
+                reason = "reclassified to a heading with a higher duty rate"
+            elif draw < self.reassess:
+                amounts = {k: (v * 11 + 5) // 10 for k, v in amounts.items()}
+                reason = "valuation uplift: declared value raised by 10 %"
+            places = minor_units(currency)
+            out.append(RecordAssessment(
+                no, "customs", f"SIM-{no}", currency=currency, reason=reason,
+                **{k: Decimal(v).scaleb(-places) for k, v in amounts.items()},
+            ))  # fmt: skip
+        return out
+
+
+_ASSESSED = ("duty", "additional_duty", "vat", "consumption_tax", "fees")
 
 
 @dataclass

@@ -30,6 +30,12 @@ from xborder.domain.parties import Role
 from xborder.domain.world import World
 from xborder.services.capture import capture_batch
 from xborder.services.customs import DeclareOrders, MatchDeclared, declare_orders, match_declared
+from xborder.services.customs_variance import (
+    AssessmentDue,
+    RecordAssessments,
+    assessment_due,
+    record_assessments,
+)
 from xborder.services.inventory import (
     AnnounceInbound,
     ReceiveInbound,
@@ -118,6 +124,7 @@ class Tally:
     bags: int = 0
     events: int = 0
     receipts: int = 0
+    assessed: int = 0  # released declarations customs assessed (reconciled with the quote)
     reached: dict[str, int] = field(default_factory=dict)  # parcel state -> parcels reaching it
     orders_reached: dict[str, int] = field(default_factory=dict)
     money: dict[str, int] = field(default_factory=dict)
@@ -312,6 +319,10 @@ def _cycle(platform: Platform, p: _Parties, run: SimulationRun, world: World, ta
     cleared = clear_customs(platform.uow(), ClearCustoms(p.customs))
     tally.steps(cleared.steps)
     tally.receipts += cleared.receipts
+    due = assessment_due(platform.uow(), AssessmentDue())
+    if due.height:
+        items = p.customs.assess(due.iter_rows(named=True))
+        tally.assessed += len(record_assessments(platform.uow(), RecordAssessments(items)))
     tally.steps(track_shipments(platform.uow(), TrackShipments(p.carriers)))
     money = settle_lifecycle(platform.uow(), SettleLifecycle(p.terms, p.sla, world))
     for name, n in money.counters().items():

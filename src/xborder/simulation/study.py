@@ -77,6 +77,7 @@ KPI_LABELS = {
     "escrow_days_outstanding": "escrow outstanding, mean (days)",
     "compensation_per_order": "compensation to buyers per order",
     "unplanned_rate": "paid but not planned (share)",
+    "quote_variance_rate": "assessed duty and tax off the quote (share)",
 }  # fmt: skip
 
 

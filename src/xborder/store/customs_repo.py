@@ -13,6 +13,7 @@ import polars as pl
 from sqlalchemy import Connection, bindparam, func, select, text, update
 
 from xborder.store.chunks import chunks
+from xborder.store.customs_variance_repo import QuotesAndAssessments
 from xborder.store.schema import (
     fx_rates,
     lanes,
@@ -83,7 +84,7 @@ _LINE_SCHEMA: dict[str, Any] = {
 }  # fmt: skip
 
 
-class CustomsRepository:
+class CustomsRepository(QuotesAndAssessments):
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
@@ -187,23 +188,25 @@ class CustomsRepository:
 
     def insert_declarations(
         self, rows: list[dict[str, Any]], at: datetime, code: str, note: str
-    ) -> None:
-        """Insert declarations and their first event (``code``, e.g. ``2`` declared)."""
+    ) -> dict[str, int]:
+        """Insert declarations and their first event (``code``, e.g. ``2`` declared); returns
+        each new declaration's id by order number."""
         if not rows:
-            return
+            return {}
         self.connection.execute(customs_declarations.insert(), rows)
-        ids: list[tuple[int, str]] = []
+        ids: list[tuple[int, str, str]] = []
         col = customs_declarations.c
         for chunk in chunks([r["order_no"] for r in rows], CHUNK):
-            query = select(col.id, col.status).where(col.order_no.in_(chunk))
-            ids.extend((int(r[0]), str(r[1])) for r in self.connection.execute(query))
+            query = select(col.id, col.status, col.order_no).where(col.order_no.in_(chunk))
+            ids.extend((int(r[0]), str(r[1]), str(r[2])) for r in self.connection.execute(query))
         self.connection.execute(
             customs_declaration_events.insert(),
             [
                 {"declaration_id": i, "seq": 1, "code": code, "status": s, "at": at, "note": note}
-                for i, s in ids
+                for i, s, _ in ids
             ],
         )
+        return {no: i for i, _, no in ids}
 
     def get(self, order_no: str) -> dict[str, Any] | None:
         query = select(customs_declarations).where(customs_declarations.c.order_no == order_no)

@@ -29,8 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from xborder.store.customs_variance_repo import chosen_assessments, quoted_total
 from xborder.store.schema import orders, parties, payments
-from xborder.store.schema_customs import customs_declarations
+from xborder.store.schema_customs import customs_declarations, customs_quotes
 from xborder.store.schema_planning import parcels, plan_assignments
 from xborder.store.schema_settlement import ledger_accounts, ledger_transfers
 from xborder.store.schema_trace import trace_batches, trace_events, trace_memberships, trace_objects
@@ -51,6 +52,9 @@ ORDER_SCHEMA: dict[str, Any] = {
 DECLARATION_SCHEMA: dict[str, Any] = {
     "order_id": pl.Int64, "currency": pl.String, "duty": pl.Int64, "tax": pl.Int64,
     "fees": pl.Int64,
+}  # fmt: skip
+VARIANCE_SCHEMA: dict[str, Any] = {
+    "order_id": pl.Int64, "currency": pl.String, "quoted": pl.Int64, "abs_variance": pl.Int64,
 }  # fmt: skip
 PARCEL_SCHEMA: dict[str, Any] = {
     "order_id": pl.Int64, "lane_id": pl.String, "declared": pl.Boolean, "status": pl.String,
@@ -124,17 +128,33 @@ class KpiRepository:
         return _frame(self.connection.execute(query).all(), ORDER_SCHEMA)
 
     def declarations(self) -> pl.DataFrame:
-        """Duty, taxes (VAT + consumption tax) and customs fees the stored customs declarations
-        assessed, per order and tax currency (DECLARATION_SCHEMA, minor units)."""
+        """Duty (with additional duties: what the total holds besides VAT and consumption tax),
+        taxes (VAT + consumption tax) and customs fees the stored customs declarations assessed,
+        per order and tax currency (DECLARATION_SCHEMA, minor units)."""
         d = customs_declarations.c
+        duty = d.total_tax_minor - d.vat_minor - d.consumption_tax_minor
         query = (
-            select(d.order_id, d.tax_currency, cast(func.sum(d.duty_minor), BigInteger),
+            select(d.order_id, d.tax_currency, cast(func.sum(duty), BigInteger),
                    cast(func.sum(d.vat_minor + d.consumption_tax_minor), BigInteger),
                    cast(func.sum(d.fees_minor), BigInteger))
             .where(d.order_id.is_not(None))
             .group_by(d.order_id, d.tax_currency)
         )  # fmt: skip
         return _frame(self.connection.execute(query).all(), DECLARATION_SCHEMA)
+
+    def quote_variances(self) -> pl.DataFrame:
+        """Per assessed declaration's order: the kept quote's duties, taxes and fees and the
+        absolute difference to what was assessed (VARIANCE_SCHEMA, minor units of the tax
+        currency; customs' assessment counts over the carrier's)."""
+        q = customs_quotes.c
+        chosen = chosen_assessments().subquery("chosen")
+        quoted = quoted_total()
+        query = (
+            select(q.order_id, q.currency, quoted, func.abs(chosen.c.total_minor - quoted))
+            .join_from(customs_quotes, chosen, chosen.c.declaration_id == q.declaration_id)
+            .where(q.order_id.is_not(None))
+        )
+        return _frame(self.connection.execute(query).all(), VARIANCE_SCHEMA)
 
     def parcels(self) -> pl.DataFrame:
         """Every parcel (one per order) with its route and milestones (PARCEL_SCHEMA)."""

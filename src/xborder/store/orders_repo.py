@@ -1,4 +1,5 @@
-"""Orders in the store: set-based bulk writes (executemany on SQLite, COPY on PostgreSQL) and reads.
+"""Orders in the store: set-based bulk writes (``chunks.bulk_insert``: staged Arrow ingest or
+executemany on SQLite, COPY on PostgreSQL) and reads.
 
 Frames follow the normalised layout of ``xborder.domain.order_rules`` plus ``id`` / ``order_id``.
 """
@@ -14,7 +15,8 @@ import polars as pl
 from sqlalchemy import Connection, and_, case, func, select, tuple_, update
 
 from xborder.domain.orders import OrderStatus
-from xborder.store.chunks import chunks
+from xborder.store import chunks as staging
+from xborder.store.chunks import attach_scratch, bulk_insert, chunks, row_tuples
 from xborder.store.schema import order_lines, orders, payments
 from xborder.store.schema_customs import customs_declarations
 
@@ -65,21 +67,12 @@ class OrderRepository:
         Raises ``DuplicateOrderKey`` when an order's key is already stored; the caller's savepoint
         or transaction then holds none of the batch.
         """
-        order_rows = order_rows.select(ORDER_COLUMNS)
-        line_rows = line_rows.select(LINE_COLUMNS)
         dbapi = self.connection.dialect.loaded_dbapi
+        prepare = _for_copy if self.dialect == "postgresql" else _for_sqlite
+        frames = {"orders": prepare(order_rows.select(ORDER_COLUMNS)),
+                  "order_lines": line_rows.select(LINE_COLUMNS)}  # fmt: skip
         try:
-            if self.dialect == "postgresql":
-                self._copy("orders", _for_copy(order_rows))
-                self._copy("order_lines", line_rows)
-                return
-            cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.executemany(_insert_sql("orders", ORDER_COLUMNS),
-                                   _tuples(_for_sqlite(order_rows)))  # fmt: skip
-                cursor.executemany(_insert_sql("order_lines", LINE_COLUMNS), _tuples(line_rows))
-            finally:
-                cursor.close()
+            bulk_insert(self.connection, frames)
         except dbapi.IntegrityError as exc:
             if "external_id" in str(exc) or "uq_orders_channel_external_id" in str(exc):
                 raise DuplicateOrderKey(str(exc)) from exc
@@ -88,14 +81,6 @@ class OrderRepository:
             if getattr(exc, "sqlstate", None) == "40P01":  # deadlock_detected: writers crossed
                 raise DuplicateOrderKey(str(exc)) from exc
             raise
-
-    def _copy(self, table: str, frame: pl.DataFrame) -> None:
-        raw = self.connection.connection.driver_connection
-        columns = ", ".join(frame.columns)
-        sql = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
-        with raw.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
-            for chunk in frame.iter_slices(200_000):
-                copy.write(chunk.write_csv(include_header=False, null_value=""))
 
     def set_status(self, ids: Sequence[int], status: OrderStatus) -> None:
         for chunk in chunks(list(ids), KEY_CHUNK):
@@ -129,6 +114,47 @@ class OrderRepository:
         query = select(orders.c.id).where(tuple_(orders.c.channel, orders.c.external_id).in_(pairs))
         return self.connection.execute(query.limit(1)).first() is not None
 
+    def compare_stored(self, batch: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame | None:
+        """For the batch orders (``rec`` + order content) whose key is stored: ``rec``, the
+        stored ``id`` and whether the stored content, lines included, equals the batch's
+        (``same``). Compared in SQL against the batch staged in a scratch file (``chunks``), so
+        no stored row crosses into Python; None where that is not available (PostgreSQL, small
+        batches, no ADBC driver): the caller then reads ``stored_for_keys``."""
+        if self.dialect != "sqlite" or batch.height < staging.STAGE_MIN_ROWS:
+            return None
+        content = [c for c in ORDER_COLUMNS if c not in {"id", "status"}]
+        line_content = [c for c in LINE_COLUMNS if c != "order_id"]
+        frames = {"batch_orders": _for_sqlite(batch.select("rec", *content)),
+                  "batch_lines": lines.select("rec", *line_content)}  # fmt: skip
+        staged = attach_scratch(self.connection, frames)
+        if staged is None:
+            return None
+        batch_orders, batch_lines = staged["batch_orders"], staged["batch_lines"]
+        same_order = " AND ".join(f"o.{c} IS s.{c}" for c in content)
+        same_line = " AND ".join(f"l.{c} IS b.{c}" for c in line_content)
+        sql = (
+            f"WITH m AS MATERIALIZED (SELECT s.rec, o.id, ({same_order}) AS same_order "
+            f"FROM {batch_orders} s JOIN main.orders o "
+            "ON o.channel = s.channel AND o.external_id = s.external_id), "
+            f"n AS (SELECT rec, count(*) AS n FROM {batch_lines} GROUP BY rec), "
+            f"k AS (SELECT m.rec, count(*) AS k FROM m JOIN {batch_lines} b ON b.rec = m.rec "
+            "JOIN main.order_lines l ON l.order_id = m.id AND l.line_no = b.line_no "
+            f"WHERE {same_line} GROUP BY m.rec), "
+            "t AS (SELECT m.rec, count(*) AS t FROM m JOIN main.order_lines l "
+            "ON l.order_id = m.id GROUP BY m.rec) "
+            "SELECT m.rec, m.id, m.same_order AND coalesce(k.k, 0) = coalesce(n.n, 0) "
+            "AND coalesce(t.t, 0) = coalesce(n.n, 0) FROM m LEFT JOIN n ON n.rec = m.rec "
+            "LEFT JOIN k ON k.rec = m.rec LEFT JOIN t ON t.rec = m.rec"
+        )  # fmt: skip
+        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            rows = cursor.execute(sql).fetchall()
+        finally:
+            cursor.close()
+        schema = {"rec": pl.Int64, "id": pl.Int64, "same": pl.Int64}
+        frame = pl.DataFrame(rows, schema=schema, orient="row")
+        return frame.with_columns(pl.col("same").cast(pl.Boolean))
+
     def stored_for_keys(self, keys: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The stored orders with these (channel, external_id) keys and their lines, normalised as
         ``load`` returns them, in one join per table (a temporary key table on SQLite, arrays on
@@ -157,7 +183,7 @@ class OrderRepository:
                 cursor.execute("CREATE TEMP TABLE IF NOT EXISTS capture_keys "
                                "(channel TEXT NOT NULL, external_id TEXT NOT NULL)")  # fmt: skip
                 cursor.execute("DELETE FROM temp.capture_keys")
-                cursor.executemany("INSERT INTO temp.capture_keys VALUES (?, ?)", _tuples(pairs))
+                cursor.executemany("INSERT INTO temp.capture_keys VALUES (?, ?)", row_tuples(pairs))
                 order_rows = cursor.execute(f"SELECT {order_cols} FROM orders o {join}").fetchall()
                 line_rows = cursor.execute(
                     f"SELECT {line_cols} FROM order_lines l JOIN orders o ON l.order_id = o.id "
@@ -325,15 +351,6 @@ class OrderRepository:
         return [dict(r) for r in self.connection.execute(query).mappings()]
 
 
-def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
-    """Rows for ``executemany``: column lists zipped in C, faster than ``DataFrame.rows()``."""
-    return zip(*(frame.get_column(c).to_list() for c in frame.columns), strict=True)
-
-
-def _insert_sql(table: str, columns: Sequence[str]) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-
-
 def _for_sqlite(frame: pl.DataFrame) -> pl.DataFrame:
     """Times as the text SQLAlchemy's SQLite dialect stores (UTC, no offset); dates ISO."""
     return frame.with_columns(
@@ -350,20 +367,34 @@ def _for_copy(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _normalised(rows: list[Any], table: Any) -> pl.DataFrame:
-    """Driver rows as a frame typed like ``load``'s: SQLite's text times parsed, times in UTC."""
+    """Driver rows as a frame typed like ``load``'s: SQLite's text times parsed (columnar, in
+    polars), times in UTC."""
     schema = _schema(table)
     if not rows:
         return pl.DataFrame(schema=schema)
-    series = []
-    for (name, kind), values in zip(schema.items(), zip(*rows, strict=True), strict=True):
-        if kind == pl.Date:
-            values = tuple(v if isinstance(v, date) else date.fromisoformat(v) for v in values)
-        elif kind == pl.Datetime("us", "UTC"):
-            values = tuple(
-                _utc(v if isinstance(v, datetime) else datetime.fromisoformat(v)) for v in values
-            )
-        series.append(pl.Series(name, values, dtype=kind))
-    return pl.DataFrame(series)
+    timed = {n for n, k in schema.items() if k in (pl.Date, pl.Datetime("us", "UTC"))}
+    text = {n for n in timed if isinstance(rows[0][list(schema).index(n)], str)}
+    kinds = {n: pl.String if n in text else pl.Object if n in timed else k
+             for n, k in schema.items()}  # fmt: skip
+    frame = pl.DataFrame(rows, schema=kinds, orient="row")
+    return frame.with_columns(
+        _parsed(frame.get_column(n), schema[n]) if n in text
+        else pl.Series(n, [_utc_or_date(v) for v in frame.get_column(n)], dtype=schema[n])
+        for n in timed
+    )  # fmt: skip
+
+
+def _parsed(values: pl.Series, kind: Any) -> pl.Series:
+    """SQLite's text times (SQLAlchemy's form: UTC, no offset) and ISO dates, parsed."""
+    if kind == pl.Date:
+        return values.str.slice(0, 10).str.to_date("%Y-%m-%d")
+    return values.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us").dt.replace_time_zone(
+        "UTC"
+    )
+
+
+def _utc_or_date(value: Any) -> Any:
+    return _utc(value) if isinstance(value, datetime) else value
 
 
 def _utc(value: datetime) -> datetime:

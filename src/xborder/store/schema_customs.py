@@ -1,4 +1,6 @@
-"""Customs tables: declarations with status history, buyers' annual CBEC totals, match results.
+"""Customs tables: declarations with status history, buyers' annual CBEC totals, match results,
+the quote each declaration used (with the versions of the rules and data behind it) and the
+duties and taxes customs or the carrier assessed afterwards (migration 0012_quotes).
 
 Money is integer minor units next to its currency; the annual CBEC total is in CNY fen.
 """
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -14,9 +17,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from xborder.store.metadata import metadata
@@ -50,11 +55,13 @@ customs_declarations = Table(
     Column("status", String(16), nullable=False),
     Column("released_on", Date, nullable=True),
     Column("rules", Text, nullable=False),
+    Column("invt_no", String(18), nullable=True),  # customs' list number (CEB622), for CEB816
     CheckConstraint("total_tax_minor >= 0", name="total_tax_nonneg"),
     CheckConstraint("counted_minor >= 0", name="counted_nonneg"),
 )
 Index("ix_customs_declarations_buyer_id", customs_declarations.c.buyer_id)
 Index("ix_customs_declarations_order_id", customs_declarations.c.order_id)
+Index("ix_customs_declarations_invt_no", customs_declarations.c.invt_no)
 
 customs_declaration_events = Table(
     "customs_declaration_events",
@@ -85,4 +92,56 @@ customs_match_results = Table(
     Column("status", String(12), nullable=False),
     Column("problems", Text, nullable=False),
     Column("checked_on", Date, nullable=False),
+)
+
+# The quote a declaration used, kept as it was: components in the tax currency, the rules with
+# their versions (``rules``: JSON list of {"id", "kind", "valid_from"}), the measure and fee ids
+# (comma-joined, "" for none), the tariff data's SHA-256, the FX rate and the date it is dated,
+# and whether it was an estimate (not every line's duty from an exact national tariff line).
+customs_quotes = Table(
+    "customs_quotes",
+    metadata,
+    Column("declaration_id", _ID, ForeignKey("customs_declarations.id"), primary_key=True),
+    Column("order_id", _ID, nullable=True),
+    Column("quoted_on", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("duty_minor", BigInteger, nullable=False),
+    Column("additional_duty_minor", BigInteger, nullable=False),
+    Column("vat_minor", BigInteger, nullable=False),
+    Column("consumption_tax_minor", BigInteger, nullable=False),
+    Column("fees_minor", BigInteger, nullable=False),
+    Column("total_tax_minor", BigInteger, nullable=False),
+    Column("landed_minor", BigInteger, nullable=False),
+    Column("rules", Text, nullable=False),
+    Column("measure_ids", Text, nullable=False),
+    Column("fee_ids", Text, nullable=False),
+    Column("tariff_version", String(64), nullable=False),
+    Column("fx_rate", Numeric(24, 12), nullable=True),
+    Column("fx_date", Date, nullable=True),
+    Column("estimate", Boolean, nullable=False),
+    Column("quoted_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_customs_quotes_order_id", customs_quotes.c.order_id)
+
+# What customs (a CEB816 tax receipt, a release) or the carrier's invoice says was assessed for a
+# declaration; one row per (declaration, source, reference): recording it again changes nothing.
+customs_assessments = Table(
+    "customs_assessments",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("declaration_id", _ID, ForeignKey("customs_declarations.id"), nullable=False),
+    Column("source", String(8), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("duty_minor", BigInteger, nullable=False),
+    Column("additional_duty_minor", BigInteger, nullable=False),
+    Column("vat_minor", BigInteger, nullable=False),
+    Column("consumption_tax_minor", BigInteger, nullable=False),
+    Column("fees_minor", BigInteger, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("source IN ('customs', 'carrier')", name="source_known"),
+    CheckConstraint("total_minor >= 0", name="total_nonneg"),
+    UniqueConstraint("declaration_id", "source", "reference"),
 )

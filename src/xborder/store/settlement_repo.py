@@ -1,11 +1,12 @@
 """The ledger in the store: set-based reads and writes for the settlement service.
 
 Lookups by many ids send one parameter (a JSON array on SQLite, an array on PostgreSQL) instead of
-thousands; writes are one ``executemany`` (SQLite) or ``COPY`` (PostgreSQL) per table. Balance rows
-are locked (PostgreSQL ``FOR UPDATE``; SQLite holds the write lock from ``BEGIN IMMEDIATE``)
-before the kernel checks them, so concurrent batches cannot both spend the same money. A write
-that collides with a concurrent writer (a transfer id, or a pending resolved twice) is rolled back
-to a savepoint and reported as a ``Conflict``, so the caller's transaction stays usable.
+thousands; transfers are written in one bulk insert (``chunks.bulk_insert``: staged Arrow ingest or
+``executemany`` on SQLite, ``COPY`` on PostgreSQL). Balance rows are locked (PostgreSQL ``FOR
+UPDATE``; SQLite holds the write lock from ``BEGIN IMMEDIATE``) before the kernel checks them, so
+concurrent batches cannot both spend the same money. A write that collides with a concurrent writer
+(a transfer id, or a pending resolved twice) is rolled back to a savepoint and reported as a
+``Conflict``, so the caller's transaction stays usable.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, and_, case, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from xborder.domain.errors import Conflict
@@ -30,6 +30,7 @@ from xborder.settlement.ledger import (
     TRANSFER_COLUMNS,
     AccountKey,
 )
+from xborder.store.chunks import bulk_insert
 from xborder.store.schema_settlement import ledger_accounts, ledger_balances, ledger_transfers
 
 POSTING_SETTING = "xborder.ledger_posting"  # PostgreSQL: the balance guard's pass (0011)
@@ -46,38 +47,40 @@ class LedgerRepository:
 
     # --- accounts ---------------------------------------------------------------------------------
     def account_ids(self, keys: Sequence[AccountKey]) -> pl.DataFrame:
-        """Stored accounts among ``keys`` (account, party, purpose, currency, flags, code)."""
-        parties = sorted({k.party for k in keys})
-        rows = self.connection.execute(
-            select(ledger_accounts.c.id.label("account"), ledger_accounts.c.party,
-                   ledger_accounts.c.purpose, ledger_accounts.c.currency, ledger_accounts.c.flags)
-            .where(ledger_accounts.c.party.in_(parties))
-        ).all()  # fmt: skip
-        frame = pl.DataFrame([tuple(r) for r in rows], schema=KEY_SCHEMA, orient="row")
+        """Stored accounts of the parties of ``keys`` (account, party, purpose, currency, flags,
+        code): one query with one parameter, however many parties."""
+        where = "party = ANY(%s)" if self.postgres else "party IN (SELECT value FROM json_each(?))"
+        rows = self._query(
+            f"SELECT id, party, purpose, currency, flags FROM ledger_accounts WHERE {where}",
+            sorted({k.party for k in keys}),
+        )
+        frame = pl.DataFrame(rows, schema=KEY_SCHEMA, orient="row")
         return frame.with_columns(
             pl.concat_str("party", "purpose", "currency", separator=":").alias("code")
         )
 
     def open_accounts(self, keys: Sequence[AccountKey], at: datetime) -> None:
-        """Create the accounts that do not exist yet, each with a zero balance."""
+        """Create the accounts that do not exist yet, each with a zero balance (one executemany
+        per table: a first batch may open thousands)."""
         stored = set(self.account_ids(keys).get_column("code").to_list())
         new = [k for k in dict.fromkeys(keys) if k.code not in stored]
         if not new:
             return
+        mark = "%s" if self.postgres else "?"
+        opened: Any = at if self.postgres else _sqlite_time(at)
         # ON CONFLICT DO NOTHING: a concurrent batch may open the same account first
-        self.connection.execute(self._insert(ledger_accounts), [
-            {"party": k.party, "purpose": k.purpose.value, "currency": k.currency,
-             "flags": int(k.flags), "opened_at": at} for k in new
-        ])  # fmt: skip
+        self.connection.exec_driver_sql(
+            "INSERT INTO ledger_accounts (party, purpose, currency, flags, opened_at) "
+            f"VALUES ({', '.join([mark] * 5)}) ON CONFLICT DO NOTHING",
+            [(k.party, k.purpose.value, k.currency, int(k.flags), opened) for k in new],
+        )
         ids = self.account_ids(new).filter(pl.col("code").is_in([k.code for k in new]))
-        self.connection.execute(self._insert(ledger_balances), [
-            {"account_id": r["account"], "flags": r["flags"],
-             **dict.fromkeys(BALANCE_COLUMNS, 0)} for r in ids.iter_rows(named=True)
-        ])  # fmt: skip
-
-    def _insert(self, table: Any) -> Any:
-        dialect = postgresql if self.postgres else sqlite
-        return dialect.insert(table).on_conflict_do_nothing()
+        columns = ("account_id", "flags", *BALANCE_COLUMNS)
+        self.connection.exec_driver_sql(
+            f"INSERT INTO ledger_balances ({', '.join(columns)}) "
+            f"VALUES ({', '.join([mark] * len(columns))}) ON CONFLICT DO NOTHING",
+            [(a, f, *[0] * len(BALANCE_COLUMNS)) for a, f in ids.select("account", "flags").rows()],
+        )
 
     def lock_balances(self, ids: Sequence[int]) -> pl.DataFrame:
         """Current balances of the accounts (ACCOUNT_SCHEMA), locked for this transaction."""
@@ -102,6 +105,12 @@ class LedgerRepository:
         rows = self._query(f"SELECT {', '.join(columns)} FROM ledger_transfers WHERE {where}", ids)
         return pl.DataFrame(rows, schema={c: BATCH_SCHEMA[c] for c in columns}, orient="row")
 
+    def any_stored(self, ids: Sequence[str]) -> bool:
+        """Whether any of these few ids is stored (index probes): a cheap guess whether a batch
+        is a retry, to choose between looking every id up and an optimistic insert."""
+        where = "id = ANY(%s)" if self.postgres else "id IN (SELECT value FROM json_each(?))"
+        return bool(self._query(f"SELECT 1 FROM ledger_transfers WHERE {where} LIMIT 1", ids))
+
     def pendings(self, ids: Sequence[str]) -> pl.DataFrame:
         """Stored pending transfers with these ids, and whether a post or void resolved them."""
         where = "p.id = ANY(%s)" if self.postgres else "p.id IN (SELECT value FROM json_each(?))"
@@ -116,49 +125,46 @@ class LedgerRepository:
 
     def write(self, accepted: pl.DataFrame, deltas: pl.DataFrame) -> None:
         """Append the transfers and add the increments to the balances (same transaction)."""
+        driver_error = self.connection.dialect.loaded_dbapi.IntegrityError
         try:
             with self.connection.begin_nested():
                 self._write(accepted, deltas)
-        except IntegrityError as exc:  # a concurrent writer took an id or resolved a pending
+        except (IntegrityError, driver_error) as exc:  # a concurrent writer took an id or
+            # resolved a pending
             raise Conflict(
-                f"the batch collided with a concurrent one; retry it ({exc.orig})"
+                f"the batch collided with a concurrent one; retry it ({getattr(exc, 'orig', exc)})"
             ) from None
 
     def _write(self, accepted: pl.DataFrame, deltas: pl.DataFrame) -> None:
+        """The transfers in one bulk insert (``chunks.bulk_insert``: COPY, staged Arrow ingest or
+        executemany), then the balance increments, let through by the guard (migration 0011)."""
         raw = self.connection.connection.driver_connection
-        columns = ", ".join(TRANSFER_COLUMNS)
         update = (
             "UPDATE ledger_balances SET "
             + ", ".join(f"{c} = {c} + {{p}}" for c in BALANCE_COLUMNS)
             + " WHERE account_id = {p}"
         )
         delta_rows = deltas.select(*BALANCE_COLUMNS, "account").rows()
+        at = pl.col("at")
+        text = (
+            at.dt.strftime("%Y-%m-%d %H:%M:%S.%6f+00:00")
+            if self.postgres
+            else at.dt.replace_time_zone(None).dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+        )
+        bulk_insert(
+            self.connection,
+            {"ledger_transfers": accepted.select(TRANSFER_COLUMNS).with_columns(text)},
+        )
         if self.postgres:
-            frame = accepted.with_columns(
-                pl.col("at").dt.strftime("%Y-%m-%d %H:%M:%S.%6f+00:00")
-            )  # fmt: skip
             with raw.cursor() as cursor:  # type: ignore[union-attr]
-                with cursor.copy(
-                    f"COPY ledger_transfers ({columns}) FROM STDIN (FORMAT csv)"
-                ) as cp:
-                    for chunk in frame.iter_slices(200_000):
-                        cp.write(chunk.write_csv(include_header=False, null_value=""))
-                # the balance guard (migration 0011) lets only this update through
                 cursor.execute(f"SELECT set_config('{POSTING_SETTING}', 'on', true)")
                 try:
                     cursor.executemany(update.format(p="%s"), delta_rows)
                 finally:
                     cursor.execute(f"SELECT set_config('{POSTING_SETTING}', 'off', true)")
             return
-        frame = accepted.with_columns(
-            pl.col("at").dt.replace_time_zone(None).dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
-        )
-        marks = ", ".join("?" * len(TRANSFER_COLUMNS))
         cursor = raw.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(
-                f"INSERT INTO ledger_transfers ({columns}) VALUES ({marks})", frame.rows()
-            )
             cursor.execute("INSERT INTO ledger_posting (token) VALUES (1)")  # the guard's pass
             try:
                 cursor.executemany(update.format(p="?"), delta_rows)
@@ -327,6 +333,11 @@ class LedgerRepository:
     def _query(self, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
         param: Any = list(values) if self.postgres else json.dumps(list(values))
         return [tuple(r) for r in self.connection.exec_driver_sql(sql, (param,)).all()]
+
+
+def _sqlite_time(value: datetime) -> str:
+    """A time as SQLAlchemy's SQLite dialect stores it (UTC, no offset)."""
+    return _utc(value).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _parse_time(value: Any) -> datetime:

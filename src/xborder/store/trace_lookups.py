@@ -46,11 +46,42 @@ class TraceLookups:
         finally:
             cursor.close()
 
-    def stream_objects(self, size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
-        """Every object row (``OBJECT_ROW`` columns) in id order, in chunks (verification)."""
+    def stream_events_range(
+        self, columns: Sequence[str], first: int, last: int, size: int = 50_000
+    ) -> Iterator[list[Any]]:
+        """Events with ``first <= id <= last`` in id order, in chunks, as ``stream_events``,
+        each row followed by its object's key (null for an object id the registry lacks): a
+        parallel verifier's share, read on its own connection."""
+        as_bytes = "convert_to(e.document, 'UTF8')" if self.postgres else "CAST(e.document AS BLOB)"
+        cols = ", ".join(as_bytes if c == "document" else f"e.{c}" for c in columns)
+        raw = self.connection.connection.driver_connection
+        cursor = raw.cursor(name="trace_range") if self.postgres else raw.cursor()  # type: ignore[union-attr]
+        m = "%s" if self.postgres else "?"
+        try:
+            cursor.execute(
+                f"SELECT {cols}, o.key FROM trace_events e "
+                "LEFT JOIN trace_objects o ON o.id = e.object_id "
+                f"WHERE e.id >= {m} AND e.id <= {m} ORDER BY e.id",
+                (first, last),
+            )
+            while chunk := cursor.fetchmany(size):
+                yield chunk
+        finally:
+            cursor.close()
+
+    def stream_objects(
+        self, size: int = 50_000, first: int = 0, last: int = 2**62
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Object rows (``OBJECT_ROW`` columns) with ``first <= id <= last`` (default: every
+        one) in id order, in chunks (verification)."""
+        m = "%s" if self.postgres else "?"
         cursor = self._raw()
         try:
-            cursor.execute(f"SELECT {', '.join(OBJECT_ROW)} FROM trace_objects ORDER BY id")
+            cursor.execute(
+                f"SELECT {', '.join(OBJECT_ROW)} FROM trace_objects "
+                f"WHERE id >= {m} AND id <= {m} ORDER BY id",
+                (first, last),
+            )
             while True:
                 chunk = cursor.fetchmany(size)
                 if not chunk:
@@ -58,6 +89,37 @@ class TraceLookups:
                 yield [tuple(r) for r in chunk]
         finally:
             cursor.close()
+
+    def object_id_bounds(self) -> tuple[int, int]:
+        """(smallest, largest) object id; (0, -1) for an empty registry."""
+        cursor = self._raw()
+        try:
+            cursor.execute("SELECT MIN(id), MAX(id) FROM trace_objects")
+            low, high = cursor.fetchone()
+        finally:
+            cursor.close()
+        return (0, -1) if low is None else (int(low), int(high))
+
+    def event_places(self, event_ids: Sequence[int]) -> dict[int, tuple[int, bytes, str | None]]:
+        """Event id -> (batch id, Event Hash digest, object key) (to describe a break)."""
+        if not event_ids:
+            return {}
+        cursor = self._raw()
+        m = "%s" if self.postgres else "?"
+        out: dict[int, tuple[int, bytes, str | None]] = {}
+        try:
+            for eid in sorted(set(event_ids)):
+                cursor.execute(
+                    "SELECT e.batch_id, e.hash, o.key FROM trace_events e "
+                    f"LEFT JOIN trace_objects o ON o.id = e.object_id WHERE e.id = {m}",
+                    (eid,),
+                )
+                row = cursor.fetchone()
+                if row is not None:
+                    out[eid] = (int(row[0]), bytes(row[1]), row[2])
+        finally:
+            cursor.close()
+        return out
 
     def all_memberships(self) -> list[tuple[int, int, int, int | None]]:
         """Every (container, member, added event, removed event) row (verification)."""

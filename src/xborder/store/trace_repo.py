@@ -9,13 +9,16 @@ SQL lives here (the services build no SQL), including the few read-only looks at
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
+from itertools import groupby
 from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, func, select, text
 
 from xborder.store.chunks import chunks
+from xborder.store.engine import make_engine
 from xborder.store.schema_trace import (
     trace_batches,
     trace_events,
@@ -39,6 +42,19 @@ __all__ = ["EQUALS_COLUMNS", "EVENT_COLUMNS", "OBJECT_FACTS", "OBJECT_ROW", "Tra
 _TABLES = {"objects": trace_objects, "events": trace_events, "batches": trace_batches}
 
 
+@contextmanager
+def reader(url: str) -> Iterator[TraceRepository]:
+    """A read-only ``TraceRepository`` on its own connection to the database at ``url`` (one
+    read transaction; a parallel verifier's process opens one)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            yield TraceRepository(connection)
+            connection.rollback()
+    finally:
+        engine.dispose()
+
+
 @lru_cache(maxsize=16)
 def _row_type(columns: tuple[str, ...]) -> Any:
     return namedtuple("TraceRow", columns)
@@ -49,6 +65,16 @@ class TraceRepository(TraceLookups):
         self.connection = connection
         self.postgres = connection.dialect.name == "postgresql"
         self.mark = "%s" if self.postgres else "?"
+
+    def shared_url(self) -> str | None:
+        """The URL another process can open to read this very database, or None when it
+        cannot (an in-memory SQLite database)."""
+        url = self.connection.engine.url
+        if not self.postgres and url.database in (None, "", ":memory:"):
+            return None
+        if not self.postgres and str(url.database).startswith("file:"):
+            return None
+        return url.render_as_string(hide_password=False)
 
     def _raw(self) -> Any:
         # the driver's own cursor: bulk paths skip SQLAlchemy's per-parameter compilation
@@ -156,22 +182,13 @@ class TraceRepository(TraceLookups):
         return out
 
     def add_participants(self, pairs: Sequence[tuple[int, str]]) -> None:
-        """Record (object, party) participation; pairs already recorded are skipped."""
-        by_party: dict[str, list[int]] = {}
-        for oid, party in pairs:
-            by_party.setdefault(party, []).append(oid)
-        new: list[tuple[int, str]] = []
-        for party, oids in by_party.items():
-            sql = (
-                f"SELECT object_id FROM trace_participants WHERE party_id = {self.mark} "
-                "AND object_id {in_}"
-            )
-            have = {int(o) for (o,) in self._select_in(sql, sorted(set(oids)), (party,))}
-            new.extend((o, party) for o in sorted(set(oids) - have))
-        if new:
-            self._executemany(
-                "INSERT INTO trace_participants (object_id, party_id) VALUES (?, ?)", new
-            )
+        """Record (object, party) participation; pairs already recorded are skipped (one
+        set-wise ``ON CONFLICT DO NOTHING`` insert on both stores, no read first)."""
+        self._executemany(
+            "INSERT INTO trace_participants (object_id, party_id) VALUES (?, ?) "
+            "ON CONFLICT DO NOTHING",
+            list(dict.fromkeys(pairs)),
+        )
 
     def visible_keys(self, party_id: str, keys: Sequence[str]) -> set[str]:
         """Those of ``keys`` whose objects ``party_id`` takes part in (declared participants)."""
@@ -231,13 +248,25 @@ class TraceRepository(TraceLookups):
         self, container_id: int, event_id: int, members: Sequence[int] | None
     ) -> None:
         """Mark members as taken out of a container (not a ledger row: derived bookkeeping)."""
-        stmt = trace_memberships.update().where(
-            trace_memberships.c.container_id == container_id,
-            trace_memberships.c.removed_event_id.is_(None),
+        self.close_memberships_many([(container_id, event_id, members)])
+
+    def close_memberships_many(
+        self, closes: Sequence[tuple[int, int, Sequence[int] | None]]
+    ) -> None:
+        """``close_memberships`` for many (container, event, members or None = all) at once,
+        applied in the given order: two ``executemany`` statements per run of the same kind."""
+        base = (
+            "UPDATE trace_memberships SET removed_event_id = ? WHERE container_id = ? "
+            "AND removed_event_id IS NULL"
         )
-        if members is not None:
-            stmt = stmt.where(trace_memberships.c.member_id.in_(list(members)))
-        self.connection.execute(stmt.values(removed_event_id=event_id))
+        for every, group in groupby(closes, key=lambda c: c[2] is None):
+            if every:
+                self._executemany(base, [(event, container) for container, event, _ in group])
+            else:
+                self._executemany(
+                    base + " AND member_id = ?",
+                    [(e, c, m) for c, e, members in group for m in members or ()],
+                )
 
     # -- chain heads ---------------------------------------------------------------------------
     def heads(self, object_ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
@@ -250,6 +279,21 @@ class TraceRepository(TraceLookups):
             sorted(set(object_ids)),
         )
         return {int(o): (int(s), bytes(c)) for o, s, c in rows}
+
+    def ids_and_heads(self, keys: Sequence[str]) -> dict[str, tuple[int, int, bytes | None]]:
+        """Key -> (object id, last seq, last chain value) of the registered objects among
+        ``keys`` (seq 0 and no chain for an object without events): capture's lookups before
+        an append in one set-wise statement per chunk of keys."""
+        rows = self._select_in(
+            "SELECT o.key, o.id, e.seq, e.chain FROM trace_objects o "
+            "LEFT JOIN trace_events e ON e.object_id = o.id AND e.seq = "
+            "(SELECT MAX(m.seq) FROM trace_events m WHERE m.object_id = o.id) "
+            "WHERE o.key {in_}",
+            keys,
+        )
+        return {
+            str(k): (int(i), int(q or 0), None if c is None else bytes(c)) for k, i, q, c in rows
+        }
 
     def last_batch(self, party_id: str) -> dict[str, Any] | None:
         row = self.connection.execute(

@@ -16,7 +16,8 @@ _DL_DOMAIN = "https://id.gs1.org"
 
 def check_digit(digits: str) -> str:
     """GS1 mod-10 check digit for a key without its check digit (weights 3,1 from the right)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    # the digits at odd places from the right weigh 3, the others 1 (two C-level sums)
+    total = 3 * sum(map(int, digits[::-1][::2])) + sum(map(int, digits[::-1][1::2]))
     return str((10 - total % 10) % 10)
 
 

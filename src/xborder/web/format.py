@@ -16,7 +16,8 @@ from typing import Any
 from xborder.domain.money import Money
 
 RATE_KPIS = frozenset({"on_time_rate", "hold_rate", "loss_rate", "trace_completeness",
-                       "damage_rate", "return_rate", "attempt_rate", "unplanned_rate"})  # fmt: skip
+                       "damage_rate", "return_rate", "attempt_rate", "unplanned_rate",
+                       "quote_variance_rate"})  # fmt: skip
 DASH = "\N{EN DASH}"
 KPI_LABELS = {
     "orders": "Orders", "delivered": "Parcels delivered", "gmv": "Goods sold (GMV)",
@@ -24,6 +25,7 @@ KPI_LABELS = {
     "landed_cost_per_order": "Landed cost per order",
     "clearance_hours_mean": "Hours in customs (mean)", "hold_rate": "Held at customs",
     "loss_rate": "Lost", "trace_completeness": "Unbroken trace record",
+    "quote_variance_rate": "Assessed off the quote",
 }  # fmt: skip
 
 
