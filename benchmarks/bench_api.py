@@ -308,13 +308,14 @@ def main() -> int:
             "--workers",
             str(args.workers),
             "--no-proxy-headers",
-        ]  # fmt: skip (xborder serve's settings: info log, access log)
+            "--no-access-log",
+        ]  # fmt: skip (xborder serve's settings as the benchmark runs it: no access log)
         with server(cmd, env, port, tmp / "trivial.log") as base:
             results["trivial"] = drive(base, token, "T", args.seconds, args.connections)
 
         # the API: single orders, then bulk
         serve = [str(Path(py).with_name("xborder")), "serve", "--port", str(port),
-                 "--workers", str(args.workers)]  # fmt: skip
+                 "--workers", str(args.workers), "--no-access-log"]  # fmt: skip
         files = []
         per = -(-args.bulk // files_n)
         for f in range(files_n):

@@ -11,20 +11,25 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from lxml import etree
 from sqlalchemy import text
 
 from tests.api.conftest import API_UNTIL, API_WORLD, PARTIES, MakeKey
+from tests.customs.ceb_support import key_and_cert, schema_errors
 from tests.factories import make_order
 from xborder.api.app import create_app
 from xborder.api.settings import ApiSettings
 from xborder.bootstrap import Platform
+from xborder.customs.ceb_sign import sign
 from xborder.services.access import ApiRole
 
 PROBLEM = "application/problem+json"
+NS = "http://www.chinaport.gov.cn/ceb"
 SELLER = PARTIES[ApiRole.SELLER]
 PLATFORM = PARTIES[ApiRole.PLATFORM]
 PROVIDER = PARTIES[ApiRole.PAYMENT_PROVIDER]
@@ -325,33 +330,56 @@ def test_public_tracking_shows_the_buyer_view_only(
 
 def test_declaration_match_and_ceb_messages(
     client: TestClient, keys: dict[ApiRole, dict[str, str]], api_platform: Platform,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:  # fmt: skip
     with api_platform.engine.connect() as conn:
-        order_id = conn.execute(
+        order_id, other_id = conn.execute(
             text(
-                "SELECT d.order_id FROM customs_declarations d JOIN payments p ON "
-                "p.order_id = d.order_id WHERE d.regime = 'CN' ORDER BY d.id LIMIT 1"
+                "SELECT d.order_id FROM customs_declarations d WHERE d.regime = 'CN' AND "
+                "EXISTS (SELECT 1 FROM payments p WHERE p.order_id = d.order_id) AND "
+                "EXISTS (SELECT 1 FROM parcels c WHERE c.order_id = d.order_id) "
+                "ORDER BY d.id LIMIT 2"
             )
-        ).scalar_one()
+        ).scalars()
     headers = keys[ApiRole.OPERATOR]
     shown = client.get(f"/declarations/{order_id}", headers=headers).json()
     assert shown["regime"] == "CN" and "landed_cost" in shown["amounts"]
-    # The platform writes a CEB message only when the stored facts complete it to the GACC
-    # schema; the demo world holds no buyer registration numbers or logistics enterprise codes,
-    # so each message is refused naming the first field the schema requires and the store lacks.
-    for name in ("XBORDER_CEB_CONFIG", "XBORDER_CEB_COP_CODE"):
+    for name in ("XBORDER_CEB_CONFIG", "XBORDER_CEB_COP_CODE", "XBORDER_CEB_KEY_FILE"):
         monkeypatch.delenv(name, raising=False)
     unset = client.get(f"/declarations/{order_id}/ceb/CEB311", headers=headers)
     assert "XBORDER_CEB_COP_CODE" in assert_problem(unset, 422)["detail"]  # identity is config
     monkeypatch.setenv("XBORDER_CEB_COP_CODE", "4101960ABC")
     monkeypatch.setenv("XBORDER_CEB_COP_NAME", "Zhengzhou Demo Declaring Co.")
     monkeypatch.setenv("XBORDER_CEB_DXP_ID", "DXPENT0000000001")
+    # The demo world stores every fact the four messages need, so a paid, packed China import
+    # order's messages validate against the GACC 202205 import schema. The API writes the list
+    # unsigned (the enterprise's signing client signs it); signed here with a throw-away key,
+    # since the schema requires ds:Signature in CEB621.
+    key, cert = (path.read_bytes() for path in key_and_cert(tmp_path))
     for code in ("CEB311", "CEB411", "CEB511", "CEB621"):
-        refused = client.get(f"/declarations/{order_id}/ceb/{code}", headers=headers)
-        assert_problem(refused, 422)
-        assert "records[0]." in refused.json()["detail"], refused.json()
+        written = client.get(f"/declarations/{order_id}/ceb/{code}", headers=headers)
+        assert written.status_code == 200, written.text
+        assert written.headers["content-type"].startswith("application/xml")
+        xml = sign(written.content, key, cert) if code == "CEB621" else written.content
+        assert schema_errors(xml) == [], code
+        root = etree.fromstring(written.content)
+        assert root.tag == f"{{{NS}}}{code}Message"
+        assert root.findtext(f".//{{{NS}}}orderNo") == shown["order_no"]
     assert_problem(client.get(f"/declarations/{order_id}/ceb/CEB999", headers=headers), 422)
+    # A fact the store lacks is never made up: without the buyer's platform account the order
+    # message is refused naming the schema's field.
+    with api_platform.engine.begin() as conn:
+        account = conn.execute(text("SELECT buyer_email FROM orders WHERE id = :i"),
+                               {"i": other_id}).scalar_one()  # fmt: skip
+        conn.execute(text("UPDATE orders SET buyer_email = NULL WHERE id = :i"), {"i": other_id})
+    try:
+        refused = client.get(f"/declarations/{other_id}/ceb/CEB311", headers=headers)
+        assert "records[0].buyerRegNo" in assert_problem(refused, 422)["detail"]
+    finally:
+        with api_platform.engine.begin() as conn:
+            conn.execute(text("UPDATE orders SET buyer_email = :a WHERE id = :i"),
+                         {"a": account, "i": other_id})  # fmt: skip
+    assert account
 
 
 def test_payments_quotes_statements(

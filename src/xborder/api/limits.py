@@ -48,6 +48,17 @@ class _KeyWindow:
     flushed_at: float = 0.0  # time.monotonic() of the last flush
 
 
+@dataclass(frozen=True, slots=True)
+class PendingFlush:
+    """A count due to be written to the store (made by ``RateCounter.count``)."""
+
+    key_id: str
+    state: _KeyWindow
+    hits: int
+    limit: int
+    retry: int
+
+
 class RateCounter:
     """One worker's batched count of requests per key (see the module docstring)."""
 
@@ -58,8 +69,16 @@ class RateCounter:
 
     def hit(self, platform: Platform, key_id: str, limit: int) -> None:
         """Count one request of ``key_id``; ``RateLimited`` past ``limit`` per minute."""
+        due = self.count(platform, key_id, limit)
+        if due is not None:
+            self.flush(platform, due)
+
+    def count(self, platform: Platform, key_id: str, limit: int) -> PendingFlush | None:
+        """Count one request in memory: ``RateLimited`` when the count decides it, the flush to
+        make when one is due (``flush`` writes it and decides), else None (allowed). Split from
+        ``flush`` so that an event loop counts inline and sends only the write to a thread."""
         if limit <= 0:
-            return
+            return None
         window, retry = rate_window(platform.clock.now())
         with self._lock:
             state = self._keys.get(key_id)
@@ -73,21 +92,27 @@ class RateCounter:
                 or seen > limit - self.flush_hits
                 or time.monotonic() - state.flushed_at >= self.flush_seconds
             )
-            hits = 0
             if due:
                 hits, state.unflushed, state.flushed_at = state.unflushed, 0, time.monotonic()
-        if hits:
-            try:
-                stored = count_hits(platform.uow(), CountHits(key_id, window, hits))
-            except BaseException:
-                with self._lock:
-                    state.unflushed += hits
-                raise
-            with self._lock:
-                state.stored = max(stored, state.stored or 0)
-                seen = stored + state.unflushed
+                return PendingFlush(key_id, state, hits, limit, retry)
         if seen > limit:
             raise rate_limited(limit, retry)
+        return None
+
+    def flush(self, platform: Platform, due: PendingFlush) -> None:
+        """Add a due flush's hits to the store's window row; ``RateLimited`` past the limit."""
+        state = due.state
+        try:
+            stored = count_hits(platform.uow(), CountHits(due.key_id, state.window, due.hits))
+        except BaseException:
+            with self._lock:
+                state.unflushed += due.hits
+            raise
+        with self._lock:
+            state.stored = max(stored, state.stored or 0)
+            seen = stored + state.unflushed
+        if seen > due.limit:
+            raise rate_limited(due.limit, due.retry)
 
     def forget(self) -> None:
         with self._lock:

@@ -217,8 +217,11 @@ KEY_HELP = "The enterprise's PEM private key (or XBORDER_CEB_KEY_FILE)."
 
 @app.command()
 def message(
-    file: str = typer.Argument(..., help="JSON record(s) of the message; - for stdin."),
+    file: str | None = typer.Argument(None, help="JSON record(s) of the message; - for stdin."),
     type_: str = typer.Option(..., "--type", help="CEB311, CEB411, CEB511, CEB621, CEB303, ..."),
+    order: int | None = typer.Option(
+        None, "--order", help="Instead of FILE: the stored China import order (id) to write."
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here (default stdout)."),
     cop_code: str | None = typer.Option(None, "--cop-code", help="BaseTransfer copCode."),
     cop_name: str | None = typer.Option(None, "--cop-name", help="BaseTransfer copName."),
@@ -232,24 +235,33 @@ def message(
     ),
     algorithm: str = typer.Option("rsa-sha256", "--algorithm", help="rsa-sha256 or rsa-sha1."),
 ) -> None:
-    """Write the CEB XML message holding the record(s) of FILE, signed when a key is given.
+    """Write the CEB XML message holding the record(s) of FILE, or of the stored China import
+    order --order (CEB311, CEB411, CEB511, CEB621), signed when a key is given.
 
     The enterprise (copCode, copName, dxpId) comes from the TOML file XBORDER_CEB_CONFIG names,
     the XBORDER_CEB_* environment variables, or these options. A declaration list (CEB621,
     CEB603) needs --key and --cert, or --unsigned (it must then be signed before it is sent).
     """
     from xborder.services.customs_messages import WriteMessage, load_enterprise, write_message
+    from xborder.services.customs_messages_order import OrderMessage, order_message
 
-    records = _json_lines(_read(file), file)
+    if (file is None) == (order is None):
+        fail("give FILE (the message's records) or --order ID (a stored order), not both")
+    where = f"order {order}" if file is None else file
+    records = [] if file is None else _json_lines(_read(file), file)
     overrides = {"cop_code": cop_code, "cop_name": cop_name, "dxp_id": dxp_id,
                  "key_file": key, "cert_file": cert}  # fmt: skip
     try:
         enterprise = load_enterprise(overrides)
-        now = platform().clock.now()
-        command = WriteMessage(type_, records, enterprise, now, None, unsigned, algorithm)
-        xml = write_message(command)
+        if order is not None:
+            command = OrderMessage(order, type_, enterprise, unsigned, algorithm)
+            xml = order_message(platform().uow(), command)
+        else:
+            now = platform().clock.now()
+            write = WriteMessage(type_, records, enterprise, now, None, unsigned, algorithm)
+            xml = write_message(write)
     except DomainError as exc:
-        fail(f"{file}: {exc}")
+        fail(f"{where}: {exc}")
     if output is None:
         sys.stdout.buffer.write(xml)
     else:

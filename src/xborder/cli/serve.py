@@ -22,6 +22,9 @@ def serve(
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
     reload: bool = typer.Option(False, "--reload", help="Restart on code changes (one worker)."),
+    access_log: bool = typer.Option(
+        True, "--access-log/--no-access-log", help="Log one line per request to the console."
+    ),
 ) -> None:
     """Serve the HTTP API and the web pages (OpenAPI at /docs and /openapi.json)."""
     import uvicorn
@@ -34,4 +37,4 @@ def serve(
     os.environ[MIGRATED_ENV] = "1"
     console.print(f"xborder API on http://{host}:{port} ({workers} worker(s)); store {where}")
     uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers,
-                reload=reload, proxy_headers=False)  # fmt: skip
+                reload=reload, proxy_headers=False, access_log=access_log)  # fmt: skip

@@ -27,6 +27,9 @@ class Hub(_Frozen):
     locode: str | None = Field(default=None, pattern=r"^[A-Z]{2}[A-Z2-9]{3}$")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    # China customs office (JGS/T 18 customs area code) accepting the CBEC import lists of goods
+    # entering or leaving a bonded zone here: a CEB621 list's customsCode and portCode.
+    customs_office: str | None = Field(default=None, pattern=r"^[0-9A-Z]{4}$")
 
 
 class WarehouseKind(StrEnum):

@@ -10,8 +10,9 @@ An order with any error, in itself or in one of its lines, is rejected whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -79,7 +80,9 @@ def _text(frame: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
         col = pl.col(name).cast(pl.String).str.strip_chars()
         if name in UPPER_COLUMNS:
             col = col.str.to_uppercase()
-        exprs.append(col.replace("", None).alias(name))
+        # when/then, not ``replace("", None)``: the lazy engine spends ~0.5 ms per column
+        # planning a replace, which alone made one order cost 20 ms (polars 2.1).
+        exprs.append(pl.when(col.str.len_bytes() > 0).then(col).alias(name))
     return frame.lazy().with_columns(exprs).collect()
 
 
@@ -121,8 +124,11 @@ def _resident_id_ok(name: str) -> pl.Expr:
     return number.str.contains(r"^\d{17}[\dX]$") & (number.str.slice(17, 1) == expected)
 
 
-def order_rules(known_sellers: frozenset[str] | None) -> list[Rule]:
-    """The rules on the order header, in the order they are reported."""
+@lru_cache(maxsize=8)
+def order_rules(known_sellers: frozenset[str] | None) -> tuple[Rule, ...]:
+    """The rules on the order header, in the order they are reported. Built once per seller set
+    (expressions are immutable): building them is a fixed cost per batch that a single API order
+    would otherwise pay in full."""
     needs_identity = (pl.col("consignee_country") == "CN") | (pl.col("trade_mode") == "B2B")
     rules = [
         Rule(name, pl.col(name).is_not_null(), "is required")
@@ -175,11 +181,12 @@ def order_rules(known_sellers: frozenset[str] | None) -> list[Rule]:
                           "has more decimal places than the currency allows"))  # fmt: skip
     if known_sellers is not None:
         rules.append(Rule("seller_id", _one_of("seller_id", known_sellers), "unknown seller"))
-    return rules
+    return tuple(rules)
 
 
-def line_rules() -> list[Rule]:
-    return [
+@lru_cache(maxsize=1)
+def line_rules() -> tuple[Rule, ...]:
+    return (
         Rule("sku", pl.col("sku").is_not_null(), "is required"),
         Rule("description", pl.col("description").is_not_null(), "is required"),
         Rule("hs_code", pl.col("hs_code").is_not_null(), "is required"),
@@ -201,10 +208,10 @@ def line_rules() -> list[Rule]:
              (pl.col("_qty").cast(pl.Float64) * pl.col("unit_price_minor").cast(pl.Float64)
               < MAX_LINE_MINOR).fill_null(True),
              "qty x unit_price is beyond the supported range"),
-    ]  # fmt: skip
+    )  # fmt: skip
 
 
-def _violations(frame: pl.DataFrame, rules: list[Rule], line: pl.Expr) -> pl.DataFrame:
+def _violations(frame: pl.DataFrame, rules: Sequence[Rule], line: pl.Expr) -> pl.DataFrame:
     """One error row per (record, broken rule). All rules are evaluated in one pass; the offending
     values are only gathered for the rows that break a rule."""
     flags = (

@@ -35,6 +35,14 @@ _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]")
 _LONE_SURROGATE = re.compile(r"\\u[dD][89abcdefABCDEF]", re.ASCII)
 _CSV_FIELD = re.compile(r'"((?:[^"]|"")*)"|([^,\r\n]*)')
+# Numbers are kept as their text (the kernel checks amounts exactly); one decoder for every line.
+_DECODER = json.JSONDecoder(parse_float=str, parse_int=str)
+_NESTED_FIELDS = {
+    key: frozenset(c.removeprefix(prefix) for c in ORDER_TEXT_COLUMNS if c.startswith(prefix))
+    for key, prefix in NESTED.items()
+}
+_ALLOWED_FIELDS = frozenset(ORDER_TEXT_COLUMNS) | frozenset(NESTED) | {"lines"}
+_LINE_FIELDS = frozenset(LINE_TEXT_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +92,7 @@ def _load_json_line(raw: str) -> tuple[Any, str | None]:
     if _too_deep(raw):
         return None, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
     try:
-        record = json.loads(raw, parse_float=str, parse_int=str)
+        record = _DECODER.decode(raw)
     except json.JSONDecodeError as exc:
         return None, f"malformed JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
     except RecursionError:  # a backstop: _too_deep refuses these first
@@ -101,7 +109,7 @@ def parse_jsonl(text_lines: Iterable[str], first_line: int = 1) -> ParsedFile:
     orders: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
-    allowed = set(ORDER_TEXT_COLUMNS) | set(NESTED) | {"lines"}
+    allowed = _ALLOWED_FIELDS
     count = 0
     for number, raw in enumerate(text_lines, start=first_line):
         if not raw.strip():
@@ -124,9 +132,7 @@ def parse_jsonl(text_lines: Iterable[str], first_line: int = 1) -> ParsedFile:
             part = record.get(key)
             if part is None:
                 continue
-            if not isinstance(part, dict) or not set(part) <= {
-                c.removeprefix(prefix) for c in ORDER_TEXT_COLUMNS if c.startswith(prefix)
-            }:
+            if not isinstance(part, dict) or not _NESTED_FIELDS[key].issuperset(part):
                 errors.append(_error(number, key, "must be an object of known fields", part))
                 bad_nested = True
                 break
@@ -141,7 +147,7 @@ def parse_jsonl(text_lines: Iterable[str], first_line: int = 1) -> ParsedFile:
             {"rec": number, "line": number, **{c: _text(flat.get(c)) for c in ORDER_TEXT_COLUMNS}}
         )
         for item in items:
-            unknown = sorted(set(item) - set(LINE_TEXT_COLUMNS))
+            unknown = sorted(set(item) - _LINE_FIELDS)
             if unknown:
                 errors.append(_error(number, f"lines.{unknown[0]}", "unknown field"))
             lines.append({"rec": number, "line": number,

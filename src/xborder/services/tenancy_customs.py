@@ -8,7 +8,6 @@ CEB511 waybill, CEB621 list) are built from the same stored facts the match read
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,8 +16,7 @@ from xborder.domain.errors import NotFound
 from xborder.domain.money import Money
 from xborder.services.access import Principal
 from xborder.services.customs import Status
-from xborder.services.customs_documents import cn_documents
-from xborder.services.customs_messages import build_message
+from xborder.services.customs_messages_order import OrderMessage, order_message
 from xborder.services.tenancy import (
     DEFAULT_LIMIT,
     Page,
@@ -41,7 +39,6 @@ _AMOUNTS = (
     ("total_tax", "total_tax_minor"),
     ("landed_cost", "landed_minor"),
 )
-CEB_NAMESPACE = uuid.UUID("6b1d2c3e-7a42-4c1f-9e0b-2f0c5d8a9b10")  # guids of the messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,39 +144,14 @@ class CebFor:
 
 
 def ceb_for(uow: UnitOfWork, command: CebFor) -> bytes:
-    """The CEB XML message of one declared China import order (the same documents the
-    three-document match reads); ``NotFound`` when the order has no such document yet (an
-    unpaid order has no CEB411)."""
+    """The CEB XML message of one declared China import order, complete from the stored facts
+    (``customs_messages_order``); ``NotFound`` when the order has no such document yet (an
+    unpaid order has no CEB411, an unpacked one no CEB511 or CEB621)."""
     code = command.message_type.strip().upper()
     if code not in IMPORT_MESSAGES:
         raise NotFound(f"no message {command.message_type}; one of {', '.join(IMPORT_MESSAGES)}")
     with uow:
-        now = uow.clock.now()
         _visible(uow, command.principal, command.order_id)
-        repo = uow.customs
-        declared = repo.declared_orders([command.order_id], regime="CN")
-        if declared.is_empty():
-            raise NotFound(f"order {command.order_id} has no China import declaration")
-        ids = [command.order_id]
-        codes = repo.customs_codes()
-        docs = cn_documents(declared, codes, repo.order_lines(ids), repo.order_payments(ids))
-        names = uow.world.party_names(sorted(codes))
-        name_of_code = {code: names[party] for party, code in codes.items() if party in names}
-    frame = {"CEB311": docs.orders, "CEB411": docs.payments, "CEB511": docs.waybills,
-             "CEB621": docs.lists}[code]  # fmt: skip
-    if frame.is_empty():
-        raise NotFound(f"order {command.order_id} has no {code} document yet")
-    record = {k: v for k, v in frame.row(0, named=True).items() if v is not None}
-    for key, value in list(record.items()):  # each registered party's name beside its code
-        if key.endswith("Code") and (name := name_of_code.get(str(value))):
-            record.setdefault(f"{key[:-4]}Name", name)
-    if code in ("CEB311", "CEB621"):
-        keep = ("gnum", "qty", "totalPrice") + (("gcode",) if code == "CEB621" else ())
-        record["lines"] = [
-            {k: line[k] for k in keep if line.get(k) is not None}
-            for line in docs.list_lines.to_dicts()
-        ]
-    guid = str(uuid.uuid5(CEB_NAMESPACE, f"{code}:{record['orderNo']}")).upper()
-    # Unsigned: the enterprise's signing client (or ``xborder customs message --key``) signs a
-    # declaration list before it is sent; the API never holds the enterprise's private key.
-    return build_message(code, [record], guid=guid, now=now, unsigned=True)
+        # Unsigned: the enterprise's signing client (or ``xborder customs message --key``) signs
+        # a declaration list before it is sent; the API never holds the enterprise's private key.
+        return order_message(uow, OrderMessage(command.order_id, code, unsigned=True))

@@ -23,7 +23,7 @@ from xborder.domain.errors import Conflict, DomainError, InvalidValue
 from xborder.domain.order_rules import ERROR_SCHEMA, OrderBatch
 from xborder.formats.order_files import parse_jsonl
 from xborder.services.access import ApiRole, Principal
-from xborder.services.capture import capture_batch
+from xborder.services.capture import PrecheckedBatch, capture_prechecked, precheck
 from xborder.services.idempotency import (
     FindIdempotent,
     SaveIdempotent,
@@ -87,15 +87,16 @@ def _tenancy_errors(principal: Principal, orders: pl.DataFrame, now: datetime) -
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """Lines parsed and checked for tenancy (no store needed): what ``_store`` writes."""
+    """Lines parsed, checked for tenancy and validated, outside the write transaction: what
+    ``_store`` writes."""
 
-    batch: OrderBatch
+    prechecked: PrecheckedBatch
     errors: pl.DataFrame  # parse and tenancy errors, one or more per rejected record
 
 
-def _prepare(command: CaptureLines, now: datetime) -> _Prepared:
-    """Parse and check the caller's rights outside any transaction: on SQLite a transaction
-    holds the write lock, so the less it does, the more the workers overlap."""
+def _prepare(uow: UnitOfWork, command: CaptureLines, now: datetime) -> _Prepared:
+    """Parse, check the caller's rights and validate outside any transaction: on SQLite a
+    transaction holds the write lock, so the less it does, the more the workers overlap."""
     require_role(command.principal, *WRITERS)
     parsed = parse_jsonl(command.lines, command.first_line)
     orders = parsed.batch.orders
@@ -109,11 +110,11 @@ def _prepare(command: CaptureLines, now: datetime) -> _Prepared:
         orders.join(bad, on="rec", how="anti"),
         parsed.batch.lines.join(bad, on="rec", how="anti"),
     )
-    return _Prepared(batch, pl.concat([parsed.errors, refused]))
+    return _Prepared(precheck(uow, batch), pl.concat([parsed.errors, refused]))
 
 
 def _store(uow: UnitOfWork, prepared: _Prepared) -> list[LineResult]:
-    report = capture_batch(uow, prepared.batch)
+    report = capture_prechecked(uow, prepared.prechecked)
     errors = pl.concat([prepared.errors, report.errors]).sort("rec", "line")
     out = {
         int(r["rec"]): LineResult(int(r["rec"]), str(r["status"]), int(r["order_id"]))
@@ -129,7 +130,7 @@ def _store(uow: UnitOfWork, prepared: _Prepared) -> list[LineResult]:
 def capture_lines(uow: UnitOfWork, command: CaptureLines) -> list[LineResult]:
     """Validate and store a chunk of JSON-lines orders in one transaction; one result a line
     (blank lines have none)."""
-    prepared = _prepare(command, uow.clock.now())
+    prepared = _prepare(uow, command, uow.clock.now())
     with uow:
         results = _store(uow, prepared)
         uow.commit()
@@ -187,7 +188,7 @@ def capture_order(uow: UnitOfWork, command: CaptureOrder) -> StoredResponse:
         if stored is not None:
             return StoredResponse(stored.status_code, stored.response_json, True)
         prepared = _prepare(
-            CaptureLines(command.principal, [json.dumps(command.record)]), uow.clock.now()
+            uow, CaptureLines(command.principal, [json.dumps(command.record)]), uow.clock.now()
         )
         result = _store(uow, prepared)
         code, body = _answer(command.record, result[0] if result else None)
@@ -225,7 +226,7 @@ def capture_orders(uow: UnitOfWork, command: CaptureOrders) -> list[StoredRespon
         idxs = [i for i, item in enumerate(items) if item.principal == principal]
         lines = [json.dumps(items[i].record) for i in idxs]
         try:
-            prepared[principal] = (idxs, _prepare(CaptureLines(principal, lines), now))
+            prepared[principal] = (idxs, _prepare(uow, CaptureLines(principal, lines), now))
         except DomainError as exc:  # e.g. a role that writes no orders
             prepared[principal] = (idxs, exc)
     rounds: list[list[int]] = []  # each round holds an Idempotency-Key at most once
@@ -305,10 +306,7 @@ def _capture_round(
 
 def _only(ready: _Prepared, recs: list[int]) -> _Prepared:
     """The prepared lines of these records only (``rec`` is the line number, from 1)."""
-    if len(recs) == ready.batch.orders.height + ready.errors.get_column("rec").n_unique():
+    everyone = ready.prechecked.batch.orders.height + ready.errors.get_column("rec").n_unique()
+    if len(recs) == everyone:
         return ready
-    keep = pl.col("rec").is_in(recs)
-    return _Prepared(
-        OrderBatch(ready.batch.orders.filter(keep), ready.batch.lines.filter(keep)),
-        ready.errors.filter(keep),
-    )
+    return _Prepared(ready.prechecked.only(recs), ready.errors.filter(pl.col("rec").is_in(recs)))

@@ -8,6 +8,7 @@ into China carry a buyer identity with a valid resident identity card number.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -130,6 +131,11 @@ def _amount_text(minor: pl.Expr, digits: pl.Expr) -> pl.Expr:
     return pl.when(digits == 0).then(whole).otherwise(pl.concat_str(whole, pl.lit("."), frac))
 
 
+def _buyer_account(id_number: str) -> str:
+    """The login a China buyer registered with on the platform (stored as ``buyer_email``)."""
+    return f"u{hashlib.sha256(id_number.encode()).hexdigest()[:12]}@buyers.example"
+
+
 def _resident_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     if n == 0:  # no order into China in this batch (small batches)
         return np.array([], dtype="U18")
@@ -218,6 +224,10 @@ def generate_orders(world: World, n: int, seed: int = 0, day: date | None = None
     id_numbers[into_cn] = _resident_ids(rng, int(into_cn.sum()))
     other = needs_id & ~into_cn
     id_numbers[other] = np.char.add("VAT", rng.integers(10**8, 10**9, int(other.sum())).astype(str))
+    # the buyer's account on the selling platform (CEB311 buyerRegNo), one per buyer: derived from
+    # the identity number, so no random draw is added and every other column stays as it was
+    accounts = np.full(n, None, dtype=object)
+    accounts[into_cn] = [_buyer_account(str(i)) for i in id_numbers[into_cn]]
     id_types = np.full(n, None, dtype=object)
     id_types[needs_id] = BuyerIdType.OTHER.value
     id_types[into_cn] = BuyerIdType.RESIDENT_ID.value
@@ -242,6 +252,7 @@ def generate_orders(world: World, n: int, seed: int = 0, day: date | None = None
         "buyer_telephone": phone,
         "buyer_id_type": pl.Series(id_types.tolist(), dtype=pl.String),
         "buyer_id_number": pl.Series(id_numbers.tolist(), dtype=pl.String),
+        "buyer_email": pl.Series(accounts.tolist(), dtype=pl.String),
         "consignee_city": city_name.astype(str),
         "consignee_postcode": postcode.astype(str),
         "consignee_country": country,

@@ -63,6 +63,7 @@ hubs = Table(
     Column("locode", String(5)),
     Column("lat", Float),
     Column("lon", Float),
+    Column("customs_office", String(4)),  # China customs office code (0015_ceb_facts)
 )  # fmt: skip
 
 products = Table(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select
@@ -102,6 +103,20 @@ class WorldRepository:
         query = select(parties.c.id).where(parties.c.roles.like("%seller%"))
         return frozenset(str(r[0]) for r in self.connection.execute(query))
 
+    def sellers_snapshot(self) -> frozenset[str]:
+        """``sellers``, read without taking SQLite's write lock when no transaction is open
+        (every transaction begins IMMEDIATE): on the driver connection in autocommit, a WAL
+        snapshot read. Elsewhere (PostgreSQL, or inside a transaction) it is ``sellers``."""
+        if self.connection.dialect.name != "sqlite" or self.connection.in_transaction():
+            return self.sellers()
+        raw = self.connection.connection.driver_connection
+        assert raw is not None
+        cursor = raw.execute("SELECT id FROM parties WHERE roles LIKE '%seller%'")
+        try:
+            return frozenset(str(r[0]) for r in cursor.fetchall())
+        finally:
+            cursor.close()
+
     def counts(self) -> dict[str, int]:
         tables = (parties, hubs, products, warehouses, inventory, lanes, last_mile, fx_rates)
         return {
@@ -124,3 +139,24 @@ class WorldRepository:
     def party_names(self, party_ids: Sequence[str]) -> dict[str, str]:
         query = select(parties.c.id, parties.c.name).where(parties.c.id.in_(list(party_ids)))
         return {str(i): str(n) for i, n in self.connection.execute(query)}
+
+    def party_facts(self, party_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Name, country and China customs code (None when unregistered) of these parties."""
+        p = parties.c
+        query = select(p.id, p.name, p.country, p.customs_code).where(p.id.in_(list(party_ids)))
+        return {
+            str(r.id): {"name": r.name, "country": r.country, "customs_code": r.customs_code}
+            for r in self.connection.execute(query)
+        }
+
+    def hub_offices(self) -> dict[str, str]:
+        """Hub id -> the China customs office of the hub, for the hubs that have one."""
+        query = select(hubs.c.id, hubs.c.customs_office).where(hubs.c.customs_office.is_not(None))
+        return {str(i): str(o) for i, o in self.connection.execute(query)}
+
+    def net_weights(self, skus: Sequence[str]) -> dict[str, Decimal]:
+        """Sku -> the product's net weight in kg (exact)."""
+        query = select(products.c.sku, products.c.net_weight_kg).where(
+            products.c.sku.in_(list(skus))
+        )
+        return {str(s): Decimal(str(w)) for s, w in self.connection.execute(query)}
