@@ -49,6 +49,7 @@ import xborder.services.partners as partners_service
 import xborder.services.planning as planning_service
 import xborder.services.settlement_claims as claims_service
 import xborder.services.settlement_escrow as escrow_service
+import xborder.services.settlement_lifecycle as lifecycle_service
 import xborder.simulation.scenario as scenario_module
 from simpy_flow import FlowKpis, FlowModel, flow_orders
 from xborder.bootstrap import bootstrap
@@ -95,6 +96,7 @@ INNER = {
     "settlement ledger posting": (
         (escrow_service, ("post",)),
         (claims_service, ("post",)),
+        (lifecycle_service, ("post",)),  # the batches it posts itself (several steps in one)
     ),
     "simulated parties (outside world)": (
         (SimulatedCarriers, ("track",)),

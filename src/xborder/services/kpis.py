@@ -244,6 +244,13 @@ def _long(frame: pl.DataFrame, parts: Mapping[str, pl.Expr]) -> pl.DataFrame:
 
 
 # --- the KPIs of each period ----------------------------------------------------------------------
+def _exact_mean(whole: pl.Expr, unit: int) -> pl.Expr:
+    """The mean of an integer column in ``unit``s, summed exactly: a float mean's last bits
+    depend on the order the rows come in, which a hash join does not fix from run to run."""
+    n = whole.count()
+    return pl.when(n > 0).then(whole.cast(pl.Int128).sum() / n / unit)
+
+
 def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
     return pl.when(den > 0).then(num.cast(pl.Float64) / den).otherwise(None)
 
@@ -283,9 +290,9 @@ def _measure(
             pl.col("held").sum(), pl.col("customs").sum(), pl.col("complete").sum()),
             on="period", how="left")
         .join(period(store.escrow.join(store.orders.select("order_id", "day"), on="order_id"))
-              .group_by("period").agg(((pl.col("released_at") - pl.col("captured_at"))
-                                       .dt.total_microseconds() / DAY_US).mean()
-                                      .alias("escrow_days_outstanding")),
+              .group_by("period").agg(_exact_mean(
+                  (pl.col("released_at") - pl.col("captured_at")).dt.total_microseconds(), DAY_US
+              ).alias("escrow_days_outstanding")),
               on="period", how="left")
         .with_columns(pl.col("paid", "unplanned", "parcels", "delivered").fill_null(0))
         .with_columns(

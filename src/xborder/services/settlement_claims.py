@@ -27,9 +27,8 @@ from xborder.services.settlement_escrow import (
     UTC_TIME,
     orders_money,
     refund,
-    remit,
     state,
-    withhold,
+    withhold_known,
 )
 from xborder.services.settlement_posting import Posted, PostResult, facts, post, stamp
 from xborder.settlement import escrow
@@ -59,11 +58,18 @@ def _both(first: Posted, second: Posted) -> Posted:
 def pay(uow: UnitOfWork, terms: EscrowTerms, charges: pl.DataFrame, fx: FxTable) -> Posted:
     """``charges``: order_id, partner, role, partner_currency, partner_amount, on (the FX date),
     at, and optionally seller and currency (read from the orders when absent)."""
+    return post(uow, pay_transfers(uow, terms, charges, fx))
+
+
+def pay_transfers(
+    uow: UnitOfWork, terms: EscrowTerms, charges: pl.DataFrame, fx: FxTable
+) -> pl.DataFrame:
+    """The transfers ``pay`` posts (the lifecycle settlement posts every role's in one batch)."""
     if "seller" not in charges.columns or "currency" not in charges.columns:
         orders = orders_money(uow, charges.get_column("order_id").to_list())
         charges = charges.join(orders.select("order_id", "seller", "currency"), on="order_id")
     frame = to_order_currency(charges, fx)
-    return post(uow, escrow.partner_payments(frame, terms, pl.col("at")))
+    return escrow.partner_payments(frame, terms, pl.col("at"))
 
 
 def compensate(uow: UnitOfWork, terms: EscrowTerms, losses: pl.DataFrame) -> Posted:
@@ -129,6 +135,15 @@ def declared(
     uow: UnitOfWork, terms: EscrowTerms, fx: FxTable, order_ids: Sequence[int] | None,
     at: datetime | None = None,
 ) -> tuple[Posted, Posted]:  # fmt: skip
+    """Withhold and remit the declared DDP taxes (see ``declared_transfers``)."""
+    withheld, remits = declared_transfers(uow, terms, fx, order_ids, at)
+    return withheld, post(uow, remits)
+
+
+def declared_transfers(
+    uow: UnitOfWork, terms: EscrowTerms, fx: FxTable, order_ids: Sequence[int] | None,
+    at: datetime | None = None,
+) -> tuple[Posted, pl.DataFrame]:  # fmt: skip
     """DDP orders with a customs declaration: withhold its total tax in escrow (converted to the
     order's currency at the declaration date's rate when the tax currency differs), and remit it
     where customs has released the goods (status released or closed). Authority party:
@@ -139,12 +154,12 @@ def declared(
     payment exist, remitted on the release date (now when customs gave none), never after now."""
     rows = facts(uow).open_declared_taxes(order_ids)
     if rows.height == 0:
-        return _nothing(), _nothing()
+        return _nothing(), pl.DataFrame(schema=CODED_SCHEMA)
     now = uow.clock.now()
     ids = rows.get_column("order_id").to_list()
-    currency = orders_money(uow, ids).select("order_id", "currency")
+    money = orders_money(uow, ids)
     frame = to_order_currency(
-        rows.join(currency, on="order_id").select(
+        rows.join(money.select("order_id", "currency"), on="order_id").select(
             "order_id", "currency", "declared_on", "released_on", "paid_at",
             pl.col("tax").alias("partner_amount"), pl.col("tax_currency").alias("partner_currency"),
             pl.col("declared_on").alias("on"),
@@ -165,15 +180,26 @@ def declared(
             .otherwise(pl.min_horizontal(pl.max_horizontal(released_at, pl.col("withhold_at")),
                                          pl.lit(now))).alias("remit_at")
         )  # fmt: skip
-    held = state(uow, ids).select("order_id", "captured", "free", pl.col("tax").alias("withheld"))
+    escrow_now = state(uow, ids)
+    held = escrow_now.select("order_id", "captured", "free", pl.col("tax").alias("withheld"))
     frame = frame.join(held.filter(pl.col("captured") > 0), on="order_id").filter(
         (pl.col("tax") > 0) & ((pl.col("withheld") > 0) | (pl.col("tax") <= pl.col("free")))
     )
-    withheld = withhold(uow, terms, frame.select("order_id", "tax", "authority",
-                                                 pl.col("withhold_at").alias("at")))  # fmt: skip
-    remitted = remit(uow, frame.filter(pl.col("released")).select(
-        "order_id", pl.col("remit_at").alias("at")))  # fmt: skip
-    return withheld, remitted
+    # Only the taxes not withheld yet are posted (a withheld one would come back ``existing``),
+    # with the money and escrow read above: nothing was posted since.
+    fresh = frame.filter(pl.col("withheld") == 0)
+    withheld = withhold_known(uow, terms, fresh.select(
+        "order_id", "tax", "authority", pl.col("withhold_at").alias("at")), money,
+        escrow_now.filter(pl.col("order_id").is_in(fresh.get_column("order_id").implode())),
+    ) if fresh.height else _nothing()  # fmt: skip
+    # Every row now has its tax withheld and open (the query leaves out remitted and voided
+    # taxes), so each released one is remitted: ``remit`` without reading the escrow again.
+    # Returned unposted: the caller posts it (the lifecycle settlement with the partners' pay).
+    remits = escrow.remit_tax(
+        frame.filter(pl.col("released")).select("order_id", pl.col("remit_at").alias("at"))
+        .sort("order_id", maintain_order=True), pl.col("at"),
+    )  # fmt: skip
+    return withheld, remits
 
 
 # --- use cases ------------------------------------------------------------------------------------

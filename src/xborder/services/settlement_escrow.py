@@ -127,15 +127,24 @@ def capture(uow: UnitOfWork, terms: EscrowTerms, paid: pl.DataFrame) -> Posted:
 def withhold(uow: UnitOfWork, terms: EscrowTerms, taxes: pl.DataFrame) -> Posted:
     """DDP: reserve duties and taxes in escrow. ``taxes``: order_id, tax (minor), authority, at."""
     orders = orders_money(uow, taxes.get_column("order_id").to_list())
+    ids = taxes.join(orders.select("order_id"), on="order_id").get_column("order_id").to_list()
+    return withhold_known(uow, terms, taxes, orders, state(uow, ids))
+
+
+def withhold_known(
+    uow: UnitOfWork, terms: EscrowTerms, taxes: pl.DataFrame, orders: pl.DataFrame,
+    escrow_now: pl.DataFrame,
+) -> Posted:  # fmt: skip
+    """``withhold`` with the orders' money (``orders_money``) and escrow (``state``) already
+    read by the caller, in the same transaction and with nothing posted since: the lifecycle
+    settlement reads both once per run instead of once per step."""
     frame = taxes.select("order_id", "tax", "authority", "at").join(orders, on="order_id")
     dap = frame.filter(pl.col("incoterm") != "DDP")
     if dap.height:
         raise InvalidValue(f"order {dap['order_id'][0]}.incoterm",
                            "taxes are withheld only under DDP (under DAP the buyer pays them)",
                            dap["incoterm"][0])  # fmt: skip
-    held = state(uow, frame.get_column("order_id").to_list()).select(
-        "order_id", pl.col("tax").alias("withheld"), "free"
-    )
+    held = escrow_now.select("order_id", pl.col("tax").alias("withheld"), "free")
     short = frame.join(held, on="order_id").filter(
         (pl.col("withheld") == 0) & (pl.col("tax") > pl.col("free"))
     )
@@ -182,11 +191,17 @@ def deliver(
 def penalize(uow: UnitOfWork, sla: SlaTerms, late: pl.DataFrame) -> Posted:
     """Lateness penalties, dated at the delivery (``late``: order_id, seller, currency,
     promised_by, delivered_at, responsible)."""
+    return post(uow, penalty_transfers(sla, late))
+
+
+def penalty_transfers(sla: SlaTerms, late: pl.DataFrame) -> pl.DataFrame:
+    """The transfers ``penalize`` posts (the lifecycle settlement posts them in one batch with
+    the next step's)."""
     frame = late.filter(pl.col("responsible").is_not_null()).select(
         "order_id", "seller", "currency", "promised_by", "responsible", "delivered_at",
         pl.col("delivered_at").cast(UTC_TIME).dt.date().alias("delivered_on"),
     )  # fmt: skip
-    return post(uow, sla_rules.late_penalties(frame, sla, pl.col("delivered_at")))
+    return sla_rules.late_penalties(frame, sla, pl.col("delivered_at"))
 
 
 def confirm(uow: UnitOfWork, order_ids: Sequence[int], at: datetime, auto: bool = False) -> Posted:
@@ -199,6 +214,11 @@ def confirm(uow: UnitOfWork, order_ids: Sequence[int], at: datetime, auto: bool 
 
 def confirm_due(uow: UnitOfWork, terms: EscrowTerms, now: datetime) -> Posted:
     """Confirm every delivery reserved at least the terms' N days before ``now``."""
+    return post(uow, confirm_due_transfers(uow, terms, now))
+
+
+def confirm_due_transfers(uow: UnitOfWork, terms: EscrowTerms, now: datetime) -> pl.DataFrame:
+    """The transfers ``confirm_due`` posts, read from the reservations stored now."""
     due = uow.ledger.open_pendings(
         ("escrow.release", "escrow.fee"), now - timedelta(days=terms.auto_confirm_days)
     )  # the open reservations themselves: no need to rebuild the orders' escrow state
@@ -206,7 +226,7 @@ def confirm_due(uow: UnitOfWork, terms: EscrowTerms, now: datetime) -> Posted:
     frame = due.group_by("order_id").agg(
         (step == "release").any().alias("has_release"), (step == "fee").any().alias("has_fee")
     ).sort("order_id")  # fmt: skip
-    return post(uow, escrow.confirm(frame, now, auto=True))
+    return escrow.confirm(frame, now, auto=True)
 
 
 def refund(uow: UnitOfWork, terms: EscrowTerms, dated: pl.DataFrame, reason: str) -> Posted:

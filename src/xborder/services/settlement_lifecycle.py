@@ -36,9 +36,19 @@ import polars as pl
 
 from xborder.domain.money import FxRate, FxTable
 from xborder.domain.world import World
-from xborder.services.settlement_claims import compensate_traced, declared, pay
-from xborder.services.settlement_escrow import capture, confirm_due, deliver, penalize, refund
-from xborder.services.settlement_posting import Posted, facts
+from xborder.services.settlement_claims import (
+    compensate_traced,
+    declared_transfers,
+    pay_transfers,
+)
+from xborder.services.settlement_escrow import (
+    capture,
+    confirm_due_transfers,
+    deliver,
+    penalty_transfers,
+    refund,
+)
+from xborder.services.settlement_posting import Posted, facts, post
 from xborder.settlement.contracts import (
     chargeable_weight,
     price_legs,
@@ -98,20 +108,27 @@ def settle_lifecycle(uow: UnitOfWork, command: SettleLifecycle) -> LifecycleSett
 
         paid = repo.paid_uncaptured()
         done.append(capture(uow, terms, paid.with_columns(_until(now, "paid_at"))))
-        done.extend(declared(uow, terms, fx, None))
-        for role in ROLES:
-            legs = repo.unpaid_legs(role)
-            if legs.height:
-                done.append(pay(uow, terms, _charges(legs, role, cards, now), fx))
+        # Steps next to each other whose reads do not depend on each other's transfers are
+        # posted as one batch, in the same order (a batch is checked in order; each post has a
+        # fixed cost that a simulated run pays every cycle): the tax remittances with the
+        # partners' pay, the lateness penalties with the automatic confirmations.
+        withheld, remits = declared_transfers(uow, terms, fx, None)
+        done.append(withheld)
+        owed = [remits] + [
+            pay_transfers(uow, terms, _charges(legs, role, cards, now), fx)
+            for role in ROLES if (legs := repo.unpaid_legs(role)).height
+        ]  # fmt: skip
+        done.append(post(uow, pl.concat(owed)))
 
         deliveries = repo.unsettled_deliveries().with_columns(_until(now, "delivered_at"))
         if deliveries.height:  # only paid orders have something in escrow to release
             done.append(deliver(uow, terms, deliveries, skip_unpaid=True))
-        done.append(penalize(uow, command.sla, deliveries.filter(~pl.col("penalized")).select(
+        # penalties touch no reservation: the due ones read below are the same without them
+        late = penalty_transfers(command.sla, deliveries.filter(~pl.col("penalized")).select(
             "order_id", "seller", "currency", "promised_by", "delivered_at",
             pl.coalesce("lane_carrier", "last_mile_carrier").alias("responsible"),
-        )))  # fmt: skip
-        done.append(confirm_due(uow, terms, now))
+        ))  # fmt: skip
+        done.append(post(uow, pl.concat([late, confirm_due_transfers(uow, terms, now)])))
 
         mishaps = repo.uncompensated_mishaps(MISHAPS).get_column("order_id").to_list()
         unassigned: list[int] = []

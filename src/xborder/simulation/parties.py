@@ -95,6 +95,7 @@ class SimulatedCarriers:
     untracked: float = 0.0
     _closed: dict[str, list[Disruption]] = field(default_factory=dict, init=False)
     _chains: dict[Any, list[TrackingEvent]] = field(default_factory=dict, init=False)
+    _unconnected: dict[str, bool] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.lanes: dict[str, Lane] = {ln.id: ln for ln in self.world.lanes}
@@ -220,7 +221,12 @@ class SimulatedCarriers:
         return out
 
     def _untracked(self, subject: str) -> bool:
-        return self.untracked > 0 and _rng(self.seed, subject, "tracked").random() < self.untracked
+        if self.untracked <= 0:
+            return False
+        return _remember(self._unconnected, subject, partial(self._draw_untracked, subject))
+
+    def _draw_untracked(self, subject: str) -> bool:
+        return bool(_rng(self.seed, subject, "tracked").random() < self.untracked)
 
 
 @dataclass
@@ -330,14 +336,17 @@ class SimulatedBuyers:
     seed: int
     provider: str
     share: float = 0.9
+    _draws: dict[int, tuple[float, float]] = field(default_factory=dict, init=False)
 
     def collect(self, orders: Sequence[AwaitingPayment], until: datetime) -> list[PaymentRecord]:
         out: list[PaymentRecord] = []
         for o in orders:
-            rng = _rng(self.seed, "pay", o.order_id)
-            if rng.random() >= self.share or o.amount_minor <= 0:
+            # the order's two draws, remembered: the runner asks about every unpaid order every
+            # cycle until it expires
+            will, minutes = _remember(self._draws, o.order_id, partial(self._draw, o.order_id))
+            if will >= self.share or o.amount_minor <= 0:
                 continue
-            at = o.placed_at + timedelta(minutes=float(rng.uniform(1, 30)))
+            at = o.placed_at + timedelta(minutes=minutes)
             if at > until:
                 continue
             amount: Decimal = Money.from_minor(o.amount_minor, o.currency).amount
@@ -348,3 +357,9 @@ class SimulatedBuyers:
                 amount=amount, currency=o.currency, paid_at=at,
             ))  # fmt: skip
         return out
+
+    def _draw(self, order_id: int) -> tuple[float, float]:
+        """Whether the buyer pays (below ``share``) and how many minutes after placing: the
+        first two draws of the order's own generator (the second drawn even when unused)."""
+        rng = _rng(self.seed, "pay", order_id)
+        return float(rng.random()), float(rng.uniform(1, 30))

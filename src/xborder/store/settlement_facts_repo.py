@@ -125,19 +125,19 @@ class SettlementFactsRepository:
         (released, not remitted or voided yet): order_id, destination, tax_currency, tax
         (minor), status, declared_on, released_on, paid_at (the order's last payment)."""
         d, p = customs_declarations.c, payments.c
+        # the last payment per declaration, looked up by the payments' order index: a join to
+        # every order's last payment would group all payments again at each settlement run
         last_paid = (
-            select(p.order_id, func.max(p.paid_at).label("paid_at"))
-            .group_by(p.order_id).subquery()
+            select(func.max(p.paid_at)).where(p.order_id == d.order_id)
+            .correlate(customs_declarations).scalar_subquery()
         )  # fmt: skip
         query = (
             select(d.order_id, d.destination, d.tax_currency, d.total_tax_minor, d.status,
-                   d.declared_on, d.released_on, last_paid.c.paid_at)
-            .join_from(customs_declarations, last_paid, last_paid.c.order_id == d.order_id,
-                       isouter=True)
+                   d.declared_on, d.released_on, last_paid)
             .where(d.order_id.is_not(None), d.incoterm == "DDP", d.total_tax_minor > 0,
                    ~_settled(d.order_id, "tax.remit", "tax.void"))
             # only what needs work: a paid order's tax not withheld yet, or a release to remit
-            .where(or_(and_(~_settled(d.order_id, "tax"), last_paid.c.paid_at.is_not(None)),
+            .where(or_(and_(~_settled(d.order_id, "tax"), last_paid.is_not(None)),
                        d.status.in_(["released", "closed"])))
             .order_by(d.order_id)
         )  # fmt: skip
