@@ -11,7 +11,9 @@ The dependencies are ``async``: FastAPI runs a plain ``def`` dependency in the t
 under load each such hop waited for the GIL behind the threads doing the real work (16 ms mean,
 over a second at p99, measured with wrk). Authentication is a key-row read (about 30 us on
 SQLite; argon2 verification is cached per token) and the rate count is in memory, so both run on
-the event loop; only a due rate-count flush, a write, goes to a thread.
+the event loop; only a due rate-count flush, a write, goes to a thread. The price: on PostgreSQL
+the key read is a round trip on the loop (a fraction of a millisecond on a near server), and
+when every pooled connection is held by request threads the loop waits for the first one back.
 """
 
 from __future__ import annotations
