@@ -92,3 +92,15 @@ def test_begin_immediate_gives_up_after_the_busy_timeout(
     assert not waiter.in_transaction
     holder.join()
     waiter.close()
+
+
+def test_placed_at_for_reads_the_stored_times_of_these_keys(engine: Engine) -> None:
+    order = make_order("A")
+    capture_prechecked(UnitOfWork(engine), precheck(UnitOfWork(engine), order_frames([order])))
+    keys = [(order.channel, "A"), (order.channel, "nowhere"), (order.channel, "A")]
+    with UnitOfWork(engine) as uow:  # no statement yet: on SQLite the snapshot path
+        outside = uow.orders.placed_at_for(keys)
+    with UnitOfWork(engine) as uow:
+        uow.orders.count()  # a transaction is open: the ordinary read
+        inside = uow.orders.placed_at_for(keys)
+    assert outside == inside == {(order.channel, "A"): order.placed_at}

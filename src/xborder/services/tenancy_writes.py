@@ -99,7 +99,7 @@ def _prepare(uow: UnitOfWork, command: CaptureLines, now: datetime) -> _Prepared
     transaction holds the write lock, so the less it does, the more the workers overlap."""
     require_role(command.principal, *WRITERS)
     parsed = parse_jsonl(command.lines, command.first_line)
-    orders = parsed.batch.orders
+    orders = _placed_when_stored(uow, parsed.batch.orders)
     fill = [pl.col("placed_at").fill_null(now.isoformat())]
     if command.principal.role is ApiRole.PLATFORM:
         fill.append(pl.col("platform_id").fill_null(command.principal.party_id))
@@ -111,6 +111,32 @@ def _prepare(uow: UnitOfWork, command: CaptureLines, now: datetime) -> _Prepared
         parsed.batch.lines.join(bad, on="rec", how="anti"),
     )
     return _Prepared(precheck(uow, batch), pl.concat([parsed.errors, refused]))
+
+
+def _placed_when_stored(uow: UnitOfWork, orders: pl.DataFrame) -> pl.DataFrame:
+    """An order sent without ``placed_at`` is stamped with the capture time; when its key is
+    stored already it takes the stored order's time instead. The stamp is the platform's, not
+    the caller's content, so a repeat of the same order (a re-uploaded file, a retry under a
+    new ``Idempotency-Key``) is ``existing``, not a conflict over the time it arrived."""
+    key = [pl.col("channel").str.strip_chars(), pl.col("external_id").str.strip_chars()]
+    missing = orders.filter(pl.col("placed_at").is_null()).select(key).drop_nulls()
+    if missing.is_empty():
+        return orders
+    with uow:
+        stored = uow.orders.placed_at_for(list(missing.iter_rows()))
+    if not stored:
+        return orders
+    known = pl.DataFrame(
+        [(c, e, at.isoformat()) for (c, e), at in stored.items()],
+        schema={"_channel": pl.String, "_external_id": pl.String, "_stored_at": pl.String},
+        orient="row",
+    )
+    return (
+        orders.with_columns(key[0].alias("_channel"), key[1].alias("_external_id"))
+        .join(known, on=["_channel", "_external_id"], how="left", maintain_order="left")
+        .with_columns(pl.col("placed_at").fill_null(pl.col("_stored_at")))
+        .drop("_channel", "_external_id", "_stored_at")
+    )
 
 
 def _store(uow: UnitOfWork, prepared: _Prepared) -> list[LineResult]:

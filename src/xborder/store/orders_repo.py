@@ -103,6 +103,36 @@ class OrderRepository:
             orient="row",
         )  # fmt: skip
 
+    def placed_at_for(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+        """When each stored order of these (channel, external_id) keys was placed (UTC). Outside
+        a transaction on SQLite it reads a WAL snapshot on the driver connection: there every
+        transaction begins IMMEDIATE, and this read serves validation done before the write."""
+        found: dict[tuple[str, str], datetime] = {}
+        snapshot = self.dialect == "sqlite" and not self.connection.in_transaction()
+        for chunk in chunks(list(dict.fromkeys(keys)), KEY_CHUNK):
+            if snapshot:
+                raw = self.connection.connection.driver_connection
+                assert raw is not None
+                marks = ", ".join("(?, ?)" for _ in chunk)
+                # a join on the keys, not a row-value IN: SQLite scans the table for the latter
+                cursor = raw.execute(
+                    f"SELECT o.channel, o.external_id, o.placed_at FROM (VALUES {marks}) AS k "
+                    "JOIN orders o ON o.channel = k.column1 AND o.external_id = k.column2",
+                    [value for key in chunk for value in key],
+                )
+                try:
+                    rows = [(c, e, datetime.fromisoformat(p)) for c, e, p in cursor.fetchall()]
+                finally:
+                    cursor.close()
+            else:
+                o = orders.c
+                query = select(o.channel, o.external_id, o.placed_at).where(
+                    tuple_(o.channel, o.external_id).in_(chunk)
+                )
+                rows = [tuple(r) for r in self.connection.execute(query)]
+            found.update({(str(c), str(e)): _utc(p) for c, e, p in rows})
+        return found
+
     def any_stored(self, keys: pl.DataFrame) -> bool:
         """Whether the first, middle or last of these keys is stored (three index probes): a cheap
         guess whether a batch is a re-import, to choose the write path."""
