@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from xborder.store.chunks import chunks
 from xborder.store.schema import parties
 from xborder.store.schema_api import api_keys, api_rate_windows, idempotency_records
+from xborder.store.snapshot import can_snapshot, snapshot_rows
 
 KEY_COLUMNS = (
     "key_id",
@@ -86,18 +87,14 @@ class ApiRepository:
     def auth_key(self, key_id: str) -> dict[str, Any] | None:
         """What authentication needs of a key (party, role, scopes, secret hash, revoked or
         not), read without taking SQLite's write lock when no transaction is open."""
-        if self.connection.dialect.name == "sqlite" and not self.connection.in_transaction():
-            raw = self.connection.connection.driver_connection
-            assert raw is not None
-            cursor = raw.execute(
+        if can_snapshot(self.connection):
+            rows = snapshot_rows(
+                self.connection,
                 "SELECT key_id, party_id, role, scopes, secret_hash, revoked_at IS NOT NULL "
                 "FROM api_keys WHERE key_id = ?",
                 (key_id,),
             )
-            try:
-                found = cursor.fetchone()
-            finally:
-                cursor.close()
+            found = rows[0] if rows else None
         else:
             k = api_keys.c
             found = self.connection.execute(

@@ -19,6 +19,7 @@ from xborder.store import chunks as staging
 from xborder.store.chunks import attach_scratch, bulk_insert, chunks, row_tuples
 from xborder.store.schema import order_lines, orders, payments
 from xborder.store.schema_customs import customs_declarations
+from xborder.store.snapshot import can_snapshot, snapshot_rows
 
 ORDER_COLUMNS = tuple(c.name for c in orders.columns)
 LINE_COLUMNS = tuple(c.name for c in order_lines.columns)
@@ -108,22 +109,18 @@ class OrderRepository:
         a transaction on SQLite it reads a WAL snapshot on the driver connection: there every
         transaction begins IMMEDIATE, and this read serves validation done before the write."""
         found: dict[tuple[str, str], datetime] = {}
-        snapshot = self.dialect == "sqlite" and not self.connection.in_transaction()
+        snapshot = can_snapshot(self.connection)
         for chunk in chunks(list(dict.fromkeys(keys)), KEY_CHUNK):
             if snapshot:
-                raw = self.connection.connection.driver_connection
-                assert raw is not None
                 marks = ", ".join("(?, ?)" for _ in chunk)
                 # a join on the keys, not a row-value IN: SQLite scans the table for the latter
-                cursor = raw.execute(
+                found_rows = snapshot_rows(
+                    self.connection,
                     f"SELECT o.channel, o.external_id, o.placed_at FROM (VALUES {marks}) AS k "
                     "JOIN orders o ON o.channel = k.column1 AND o.external_id = k.column2",
                     [value for key in chunk for value in key],
                 )
-                try:
-                    rows = [(c, e, datetime.fromisoformat(p)) for c, e, p in cursor.fetchall()]
-                finally:
-                    cursor.close()
+                rows = [(c, e, datetime.fromisoformat(p)) for c, e, p in found_rows]
             else:
                 o = orders.c
                 query = select(o.channel, o.external_id, o.placed_at).where(

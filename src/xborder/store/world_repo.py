@@ -22,6 +22,7 @@ from xborder.store.schema import (
     warehouses,
     worlds,
 )
+from xborder.store.snapshot import can_snapshot, snapshot_rows
 
 
 def _minor(amount: Any, currency: str) -> int:
@@ -107,15 +108,10 @@ class WorldRepository:
         """``sellers``, read without taking SQLite's write lock when no transaction is open
         (every transaction begins IMMEDIATE): on the driver connection in autocommit, a WAL
         snapshot read. Elsewhere (PostgreSQL, or inside a transaction) it is ``sellers``."""
-        if self.connection.dialect.name != "sqlite" or self.connection.in_transaction():
+        if not can_snapshot(self.connection):
             return self.sellers()
-        raw = self.connection.connection.driver_connection
-        assert raw is not None
-        cursor = raw.execute("SELECT id FROM parties WHERE roles LIKE '%seller%'")
-        try:
-            return frozenset(str(r[0]) for r in cursor.fetchall())
-        finally:
-            cursor.close()
+        rows = snapshot_rows(self.connection, "SELECT id FROM parties WHERE roles LIKE '%seller%'")
+        return frozenset(str(r[0]) for r in rows)
 
     def counts(self) -> dict[str, int]:
         tables = (parties, hubs, products, warehouses, inventory, lanes, last_mile, fx_rates)
